@@ -1,0 +1,29 @@
+"""Metrics by name. Each module holds one metric class; entries load lazily."""
+from ..registry import Registry
+from .base import ImageEvalSet, Metric, TextEvalSet
+
+METRICS = Registry("metric")
+# image metrics
+METRICS.register("fd", "aigc_eval.metrics.fd:FrechetDistance")
+METRICS.register("kid", "aigc_eval.metrics.kid:KernelInceptionDistance")
+METRICS.register("prc", "aigc_eval.metrics.prc:PrecisionRecall")
+METRICS.register("recon", "aigc_eval.metrics.recon:ReconstructionQuality")  # PSNR + SSIM
+METRICS.register("mode_coverage", "aigc_eval.metrics.diversity:ModeCoverage")
+METRICS.register("feature_diversity", "aigc_eval.metrics.diversity:FeatureDiversity")
+METRICS.register("memorization", "aigc_eval.metrics.memorization:Memorization")
+METRICS.register("cond_accuracy", "aigc_eval.metrics.cond_accuracy:ConditionalAccuracy")
+METRICS.register("shapes_oracle", "aigc_eval.metrics.shapes_oracle:ShapesOracle")
+# text metrics
+METRICS.register("bleu", "aigc_eval.metrics.bleu:BLEU")
+METRICS.register("self_bleu", "aigc_eval.metrics.self_bleu:SelfBLEU")
+METRICS.register("rouge", "aigc_eval.metrics.rouge:ROUGE")
+METRICS.register("chrf", "aigc_eval.metrics.chrf:ChrF")
+METRICS.register("nll", "aigc_eval.metrics.nll:NLL")
+METRICS.register("facts_oracle", "aigc_eval.metrics.facts_oracle:FactsOracle")
+
+
+def build_metric(name: str, **config) -> Metric:
+    return METRICS.get(name)(**config)
+
+
+__all__ = ["METRICS", "ImageEvalSet", "Metric", "TextEvalSet", "build_metric"]

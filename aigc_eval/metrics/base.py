@@ -1,0 +1,96 @@
+"""What every metric receives and returns.
+
+A metric is a small object that owns its configuration (like sacrebleu's BLEU) and has one
+method, `compute(eval_set) -> list[Score]`. Image metrics get an ImageEvalSet, text metrics a
+TextEvalSet. Features are extracted once per sample set (lazily, on first use) and shared by
+every metric that reads them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..signature import Score, Signature
+
+
+@dataclass(eq=False)
+class ImageEvalSet:
+    """Generated images, with everything a metric may compare them against.
+
+    generated: uint8 N x C x H x W. labels: the labels requested from a conditional model (or
+    None). reference: held-out real test images (uint8) with their labels. train: training images,
+    for memorization. reconstructions: uint8 reconstructions of `reference` (VAEs only).
+    """
+
+    generated: np.ndarray
+    reference: np.ndarray
+    reference_labels: np.ndarray
+    train: np.ndarray
+    extractor: "object"  # aigc_eval.features.FeatureExtractor
+    seed: int = 0
+    labels: np.ndarray | None = None
+    reconstructions: np.ndarray | None = None
+    dataset_meta: dict = field(default_factory=dict)
+    # Features of the reference and train sets are shared across models: pass them in when known.
+    reference_features_cache: dict | None = None
+    train_features_cache: dict | None = None
+
+    @cached_property
+    def gen(self) -> dict:
+        """{'features': N x D float32, 'logits': N x K float32} of the generated images."""
+        return self.extractor.extract(self.generated)
+
+    @cached_property
+    def ref(self) -> dict:
+        return self.reference_features_cache or self.extractor.extract(self.reference)
+
+    @cached_property
+    def train_feats(self) -> dict:
+        return self.train_features_cache or self.extractor.extract(self.train)
+
+    def signature(self, metric: str, **extra) -> Signature:
+        return Signature.build(metric, ext=self.extractor.tag, n_gen=len(self.generated),
+                               n_ref=len(self.reference), seed=self.seed, **extra)
+
+
+@dataclass(eq=False)
+class TextEvalSet:
+    """Generated sentences with test references, training sentences and model-side numbers.
+
+    nll_per_token: the model's test-set NLL per token (the ELBO bound for VAEs), if it has one.
+    reconstructions: (targets, outputs) pairs for ROUGE, for models that reconstruct or condition.
+    """
+
+    generated: list[str]
+    reference: list[str]
+    train: list[str]
+    tokenize: str = "space"
+    seed: int = 0
+    labels: np.ndarray | None = None
+    nll_per_token: float | None = None
+    reconstructions: tuple[list[str], list[str]] | None = None
+    dataset_meta: dict = field(default_factory=dict)
+
+    def signature(self, metric: str, libs=("sacrebleu",), **extra) -> Signature:
+        return Signature.build(metric, libs=libs, n_gen=len(self.generated), n_ref=len(self.reference),
+                               tok=self.tokenize, seed=self.seed, **extra)
+
+
+class Metric:
+    """Base class: subclasses set `name`, `kind` ("image" or "text") and implement compute()."""
+
+    name = ""
+    kind = "image"
+
+    def compute(self, eval_set) -> list[Score]:
+        raise NotImplementedError
+
+    @staticmethod
+    def score(name, value, signature, higher_is_better, description) -> Score:
+        return Score(name, float(value), signature, higher_is_better, description)
+
+
+def as_float64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)

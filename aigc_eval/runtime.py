@@ -1,0 +1,129 @@
+"""Where and how a run executes: device, thread count, seeding, versions and content hashes.
+
+Everything here is recorded in results.json so that two numbers can be compared.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from .errors import UserError
+
+# Measured on the 2-core CI machine (bench/test_bench_threads.py): one intra-op thread is the
+# fastest setting for the small models here as soon as anything else runs on the other core
+# (2 threads ran a DCGAN step ~14x slower under contention), so 1 is the default.
+DEFAULT_THREADS = 1
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: str  # "cpu" or "cuda"
+    threads: int
+    amp: bool  # bf16 autocast; CUDA only
+    channels_last: bool  # CUDA only
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"--device: expected auto, cpu or cuda, got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available on this machine; use --device cpu or auto")
+    return device
+
+
+def setup_runtime(device: str = "auto", threads: int | None = None) -> Runtime:
+    """Pick the device and pin the thread count; both are recorded with every result."""
+    import torch
+
+    if threads is None:
+        threads = DEFAULT_THREADS
+    if threads < 1:
+        raise UserError(f"--threads: expected a positive integer, got {threads}")
+    dev = resolve_device(device)
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    on_cuda = dev == "cuda"
+    if on_cuda:
+        torch.backends.cudnn.benchmark = True
+    return Runtime(device=dev, threads=threads, amp=on_cuda, channels_last=on_cuda)
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def stable_hash(obj, length: int = 12) -> str:
+    """Hash of a JSON-able object, independent of dict order and PYTHONHASHSEED."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def file_hash(path, length: int = 12) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def array_hash(*arrays, length: int = 12) -> str:
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:length]
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("aigc-eval", "torch", "torch-fidelity", "numpy", "sacrebleu", "rouge-score", "scikit-learn"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "none"
+    return out
+
+
+@lru_cache(maxsize=1)
+def machine_info() -> dict:
+    import torch
+
+    info = {"host": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,121 @@
+"""The interface every reference model shares, in the scikit-learn spirit:
+
+    model = DCGAN(DCGANConfig(), image_shape=(1, 16, 16), num_classes=10)
+    model.train(x, y, steps=500)            # or model.train_step(x_batch, y_batch) in a custom loop
+    imgs = model.sample(64, labels=None)    # uint8 N x C x H x W on the CPU
+    # VAEs also have model.reconstruct(x) and model.elbo(x)
+
+Images go into train_step as float tensors in [0, 1]; each model rescales as it needs.
+"""
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def to_uint8(x01: torch.Tensor) -> torch.Tensor:
+    return (x01.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+class GenerativeModel(nn.Module):
+    kind = "image"
+    conditional = False  # True when sample() honours `labels`
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.device = torch.device("cpu")
+        self.amp = False
+        self.channels_last = False
+        self.ema: nn.Module | None = None
+
+    # -- set-up -------------------------------------------------------------------------
+    def setup(self, device: str = "cpu", amp: bool = False, channels_last: bool = False):
+        """Move to `device`. bf16 autocast and channels_last are used only on CUDA."""
+        self.device = torch.device(device)
+        self.amp = amp and self.device.type == "cuda"
+        self.channels_last = channels_last and self.device.type == "cuda"
+        self.to(self.device)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+        return self
+
+    def autocast(self):
+        if not self.amp:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def enable_ema(self, module: nn.Module, decay: float) -> None:
+        """Keep an exponential moving average of `module` (the generator) for sampling."""
+        self.ema_decay = decay
+        self.ema = copy.deepcopy(module).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self, module: nn.Module) -> None:
+        if self.ema is None:
+            return
+        for e, p in zip(self.ema.parameters(), module.parameters()):
+            e.lerp_(p, 1.0 - self.ema_decay)
+        for e, b in zip(self.ema.buffers(), module.buffers()):
+            e.copy_(b)
+
+    # -- the interface --------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        raise NotImplementedError
+
+    def sample(self, n: int, labels=None, generator: torch.Generator | None = None,
+               batch_size: int = 512) -> torch.Tensor:
+        raise NotImplementedError
+
+    def train(self, x, y=None, steps: int = 1000, batch_size: int = 64, seed: int = 0):
+        """Plain training loop over uint8 or [0,1] arrays; returns the per-step losses.
+
+        (The harness runs its own loop with checkpoints; this one is for direct use.)
+        """
+        if isinstance(x, bool):  # nn.Module.train(mode) is shadowed; keep it working
+            return super().train(x)
+        xs = torch.as_tensor(np.asarray(x))
+        xs = xs.float() / 255.0 if xs.dtype == torch.uint8 else xs.float()
+        ys = None if y is None else torch.as_tensor(np.asarray(y)).long()
+        rng = np.random.default_rng(seed)
+        history = []
+        for _ in range(steps):
+            idx = torch.from_numpy(rng.integers(0, len(xs), batch_size))
+            history.append(self.train_step(xs[idx], None if ys is None else ys[idx]))
+        return history
+
+    def eval(self):
+        return super().train(False)
+
+    def _labels_for(self, n: int, labels, generator) -> torch.Tensor | None:
+        """Requested labels as a LongTensor, or uniformly random ones for conditional models."""
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels)).long()
+            if len(labels) != n:
+                raise ValueError(f"sample: {n} samples but {len(labels)} labels")
+            return labels
+        if self.conditional and self.num_classes:
+            return torch.randint(0, self.num_classes, (n,), generator=generator)
+        return None
+
+    # -- checkpoints: plain tensors and numbers only, loadable with weights_only=True ---------
+    def checkpoint_state(self) -> dict:
+        return {"model": self.state_dict(),
+                "optimizers": {k: opt.state_dict() for k, opt in self.optimizers().items()}}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        self.load_state_dict(state["model"])
+        for k, opt in self.optimizers().items():
+            opt.load_state_dict(state["optimizers"][k])
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}

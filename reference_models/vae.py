@@ -1,0 +1,130 @@
+"""VAE (Kingma & Welling 2014) with a Gaussian encoder and a Bernoulli decoder.
+
+    loss = -ELBO = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+
+The reconstruction term is the summed binary cross-entropy over pixels in [0, 1]; `beta` is 1
+for the plain VAE (β-VAE subclasses change it). elbo(x) returns the per-image ELBO in nats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import GenerativeModel, to_uint8
+
+
+@dataclass
+class VAEConfig:
+    z_dim: int = 16
+    width: int = 32
+    lr: float = 1e-3
+    beta: float = 1.0
+
+
+DEFAULTS = {
+    (1, 16, 16): VAEConfig(),
+    (1, 28, 28): VAEConfig(z_dim=32, width=64),
+    (3, 32, 32): VAEConfig(z_dim=128, width=64),
+}
+
+
+class Encoder(nn.Module):
+    def __init__(self, z_dim, width, image_shape, cond_dim=0):
+        super().__init__()
+        c, h, w = image_shape
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, width, 4, 2, 1), nn.ReLU(True),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(True), nn.Flatten(),
+        )
+        self.fc = nn.Linear(2 * width * (h // 4) * (w // 4) + cond_dim, 2 * z_dim)
+
+    def forward(self, x, cond=None):
+        h = self.conv(x)
+        if cond is not None:
+            h = torch.cat([h, cond], 1)
+        mu, logvar = self.fc(h).chunk(2, dim=1)
+        return mu, logvar
+
+
+class Decoder(nn.Module):
+    def __init__(self, z_dim, width, image_shape, cond_dim=0):
+        super().__init__()
+        c, h, w = image_shape
+        self.base = (h // 4, w // 4)
+        self.fc = nn.Linear(z_dim + cond_dim, 2 * width * self.base[0] * self.base[1])
+        self.net = nn.Sequential(
+            nn.ReLU(True),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(True),
+            nn.ConvTranspose2d(width, c, 4, 2, 1),
+        )
+
+    def forward(self, z, cond=None):
+        if cond is not None:
+            z = torch.cat([z, cond], 1)
+        return self.net(self.fc(z).view(len(z), -1, *self.base))  # logits
+
+
+class VAE(GenerativeModel):
+    def __init__(self, config: VAEConfig, image_shape, num_classes: int = 0):
+        super().__init__(image_shape, num_classes)
+        self.config = config
+        self.encoder = Encoder(config.z_dim, config.width, image_shape)
+        self.decoder = Decoder(config.z_dim, config.width, image_shape)
+        self.opt = torch.optim.Adam(self.parameters(), lr=config.lr)
+
+    def negative_elbo_terms(self, x):
+        """Per-image reconstruction NLL and KL, both in nats."""
+        mu, logvar = self.encoder(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        logits = self.decoder(z).float()
+        rec = F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").flatten(1).sum(1)
+        kl = 0.5 * (mu.float().pow(2) + logvar.float().exp() - 1 - logvar.float()).sum(1)
+        return rec, kl
+
+    def train_step(self, x, y=None):
+        x = self.prepare(x)
+        with self.autocast():
+            rec, kl = self.negative_elbo_terms(x)
+        loss = (rec + self.config.beta * kl).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item(), "rec": rec.mean().item(), "kl": kl.mean().item()}
+
+    @torch.no_grad()
+    def elbo(self, x) -> torch.Tensor:
+        """Per-image ELBO (nats; higher is better) of [0,1] or uint8 images, one z sample each."""
+        x = _as_float01(x)
+        self.eval()
+        rec, kl = self.negative_elbo_terms(self.prepare(x))
+        self.train(True)
+        return -(rec + kl).cpu()
+
+    @torch.no_grad()
+    def reconstruct(self, x, labels=None) -> torch.Tensor:
+        """Decode the posterior mean of each image; uint8 out."""
+        self.eval()
+        mu, _ = self.encoder(self.prepare(_as_float01(x)))
+        out = to_uint8(torch.sigmoid(self.decoder(mu).float()))
+        self.train(True)
+        return out
+
+    @torch.no_grad()
+    def sample(self, n, labels=None, generator=None, batch_size=512):
+        self.eval()
+        out = []
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = torch.randn(m, self.config.z_dim, generator=generator).to(self.device)
+            with self.autocast():
+                out.append(to_uint8(torch.sigmoid(self.decoder(z).float())))
+        self.train(True)
+        return torch.cat(out)
+
+
+def _as_float01(x) -> torch.Tensor:
+    x = torch.as_tensor(x)
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
