@@ -1,0 +1,160 @@
+"""The `aigc-eval` command line. User errors print one line and exit 2; never a traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
+    return seeds
+
+
+def _add_runtime_args(p):
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train and score (auto: cuda if present)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op CPU threads (default 1: fastest measured on 2-core machines); recorded")
+    p.add_argument("--data-root", default=None, help="folder holding local dataset files (MNIST IDX, CIFAR-10 pickles, image folders)")
+    p.add_argument("--inception-weights", default=None,
+                   help="path to torch-fidelity's pt_inception-2015-12-05 weights; adds FID with inception-v3-compat")
+    p.add_argument("--out", default="reports", help="report root; the run goes to OUT/<run-id>/ (default reports)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aigc-eval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train and score a suite of (model, dataset, seed) cells")
+    run.add_argument("--suite", default="default", help="built-in suite name (smoke, default, full) or a .toml path")
+    run.add_argument("--seed", type=int, default=None, help="run a single seed instead of the suite's seeds")
+    run.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds overriding the suite's")
+    run.add_argument("--cells-dir", default=None, help="where cell folders live (default OUT/cells); finished cells are reused")
+    run.add_argument("--force", action="store_true", help="re-run cells even when a finished result exists")
+    run.add_argument("--executor", default="local", choices=["local", "ray"], help="run cells here or on a Ray cluster")
+    run.add_argument("--ray-address", default=None, help="Ray cluster address (auto or HOST:PORT); default starts a local one")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-history", action="store_true", help="do not append this run to OUT/history.sqlite")
+    _add_runtime_args(run)
+
+    sub.add_parser("list", help="list datasets, models, metrics and suites")
+
+    score = sub.add_parser("score", help="score samples from any model (images or text) against a reference")
+    score.add_argument("--generated", required=True, help="folder of PNGs, .npz (uint8 N x H x W x C), or .txt/.jsonl")
+    score.add_argument("--reference", required=True, help="dataset name (e.g. digits) or a path (image folder with class subfolders, .txt/.jsonl)")
+    score.add_argument("--name", default=None, help="row name in the leaderboard (default: the generated path's name)")
+    score.add_argument("--seed", type=int, default=0)
+    _add_runtime_args(score)
+
+    hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
+    hist.add_argument("--db", default="reports/history.sqlite")
+    hist.add_argument("--limit", type=int, default=20)
+
+    cmp_ = sub.add_parser("compare", help="deltas with confidence intervals between two runs")
+    cmp_.add_argument("run_a")
+    cmp_.add_argument("run_b")
+    cmp_.add_argument("--db", default="reports/history.sqlite")
+
+    gate = sub.add_parser("gate", help="exit 1 when a metric is worse than the baseline beyond noise")
+    gate.add_argument("--baseline", required=True, help="baseline results.json")
+    gate.add_argument("--results", default="reports/latest/results.json", help="results.json to check")
+    gate.add_argument("--tolerances", default=None, help="TOML file with per-metric tolerances")
+    return parser
+
+
+def _run(args) -> int:
+    from .harness.runner import run_suite
+    from .harness.suite import load_suite
+
+    seeds = [args.seed] if args.seed is not None else args.seeds
+    suite = load_suite(args.suite, seeds=seeds)
+    run_dir, results = run_suite(
+        suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
+        data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
+        ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
+        history=not args.no_history, log=lambda msg: print(msg, file=sys.stderr))
+    _print_summary(run_dir, results)
+    return 0
+
+
+def _print_summary(run_dir, results) -> None:
+    from .report import leaderboard_excerpt
+
+    bad = [c for c in results["cells"] if c["status"] != "done"]
+    print(leaderboard_excerpt(results))
+    for c in bad:
+        print(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}")
+    print(f"\nleaderboard: {run_dir / 'leaderboard.html'}\nresults:     {run_dir / 'results.json'}")
+
+
+def _list(_args) -> int:
+    from .data import DATASETS
+    from .harness.suite import SUITES_DIR
+    from .metrics import METRICS
+    from .models import MODELS
+
+    print("datasets:", ", ".join(DATASETS.names()))
+    print("models:  ", ", ".join(MODELS.names()))
+    print("metrics: ", ", ".join(METRICS.names()))
+    print("suites:  ", ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml"))))
+    return 0
+
+
+def _score(args) -> int:
+    from .runtime import setup_runtime
+    from .score import score_samples
+
+    runtime = setup_runtime(args.device, args.threads)
+    run_dir, results = score_samples(args.generated, args.reference, out_root=args.out, name=args.name,
+                                     seed=args.seed, runtime=runtime, data_root=args.data_root,
+                                     inception_weights=args.inception_weights)
+    _print_summary(run_dir, results)
+    return 0
+
+
+def _history(args) -> int:
+    from .history import history_command
+
+    print(history_command(args.db, args.limit))
+    return 0
+
+
+def _compare(args) -> int:
+    from .history import compare_command
+
+    print(compare_command(args.db, args.run_a, args.run_b))
+    return 0
+
+
+def _gate(args) -> int:
+    from .gate import gate_command
+
+    code, markdown = gate_command(args.results, args.baseline, args.tolerances)
+    print(markdown)
+    return code
+
+
+COMMANDS = {"run": _run, "list": _list, "score": _score, "history": _history, "compare": _compare, "gate": _gate}
+
+
+def main(argv=None) -> int:
+    from .errors import UserError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"aigc-eval: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("aigc-eval: interrupted; finished cells are kept and are reused on the next run", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

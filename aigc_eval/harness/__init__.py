@@ -1,0 +1,1 @@
+"""Training and evaluation harness: suites -> cells -> results."""

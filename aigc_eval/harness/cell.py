@@ -1,0 +1,199 @@
+"""One (model, dataset, seed) cell: train with checkpoints, sample, evaluate. Independent and resumable.
+
+A cell lives in its own folder named by its config hash:
+    checkpoint.pt   model + optimizer state, torch RNG state, step, loss curve (weights_only-loadable)
+    cell.json       the finished result (status done | diverged | failed); its presence means "done"
+    samples.npz / samples.txt, grid.png
+Re-running a finished cell with the same hash does no work. A killed cell resumes from its last
+checkpoint and reaches exactly the numbers of an uninterrupted run: batch indices depend only on
+(seed, step), and the torch RNG state is restored.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import save_with, write_json, write_text
+from ..errors import UserError
+from ..models import MODELS, apply_overrides, default_config
+from .evaluate import evaluate_samples, make_grid_png, sample_model
+from .memory import peak_mb, reset_peak
+
+MAX_CURVE_POINTS = 200
+
+
+class Diverged(Exception):
+    pass
+
+
+def build_model(spec, ctx, runtime):
+    cls = MODELS.get(spec.model)
+    ds = ctx.dataset
+    if getattr(cls, "calibration", False):
+        return cls(ds, ctx.holdout, spec.seed), None
+    if getattr(cls, "kind", "image") != ds.kind:
+        raise UserError(f"model {spec.model} is a {cls.kind} model but dataset {ds.name} is {ds.kind} data")
+    torch.manual_seed(spec.seed)
+    if ds.kind == "image":
+        config = apply_overrides(default_config(cls, ds.image_shape), spec.model_config, f"[models.{spec.model}]")
+        model = cls(config, ds.image_shape, ds.num_classes)
+    else:
+        from reference_models.text_base import Vocab
+
+        config = apply_overrides(default_config(cls, "text"), spec.model_config, f"[models.{spec.model}]")
+        model = cls(config, Vocab.build(ds.train, ds.tokenize), ds.num_classes)
+    model.setup(runtime.device, amp=runtime.amp, channels_last=runtime.channels_last)
+    return model, config
+
+
+def batch_for_step(ds, seed: int, step: int, batch_size: int):
+    """The training batch of `step`: a function of (seed, step) only, so resume is exact."""
+    rng = np.random.default_rng([seed, step])
+    if ds.kind == "image":
+        idx = rng.integers(0, len(ds.train_x), batch_size)
+        return torch.from_numpy(ds.train_x[idx]).float().div_(255.0), torch.from_numpy(ds.train_y[idx])
+    idx = rng.integers(0, len(ds.train), batch_size)
+    labels = None if ds.train_y is None else torch.from_numpy(ds.train_y[idx])
+    return [ds.train[i] for i in idx], labels
+
+
+def _thin(curves: dict) -> dict:
+    n = len(curves.get("step", []))
+    if n <= MAX_CURVE_POINTS:
+        return curves
+    keep = np.unique(np.linspace(0, n - 1, MAX_CURVE_POINTS).round().astype(int))
+    return {k: [v[i] for i in keep] for k, v in curves.items()}
+
+
+def train(model, spec, ctx, cell_dir: Path, runtime, progress=True, stop_at_step=None, log=print):
+    """Run the training loop from the last checkpoint. Returns (curves, checkpoint_metrics, seconds)."""
+    steps, batch_size = spec.train["steps"], spec.train["batch_size"]
+    every = spec.train["checkpoint_every"] or steps
+    ckpt_path = cell_dir / "checkpoint.pt"
+    curves, ckpt_metrics, start, elapsed = {"step": []}, [], 0, 0.0
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=True, map_location=runtime.device)
+        model.load_checkpoint_state(state["model"])
+        torch.set_rng_state(state["rng"])
+        curves, start, elapsed = state["curves"], int(state["step"]), float(state["elapsed"])
+        ckpt_metrics = json.loads(state["checkpoint_metrics"])
+        log(f"{spec.name}: resuming from step {start}")
+    bar = None
+    if progress and steps > start:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, initial=start, desc=spec.name, leave=False, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    for step in range(start, steps):
+        x, y = batch_for_step(ctx.dataset, spec.seed, step, batch_size)
+        losses = model.train_step(x, y)
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            raise Diverged(f"{bad[0]} became {losses[bad[0]]} at step {step + 1}")
+        curves["step"].append(step + 1)
+        for k, v in losses.items():
+            curves.setdefault(k, []).append(v)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(losses, refresh=False)
+        if (step + 1) % every == 0 or step + 1 == steps:
+            train_time = elapsed + time.perf_counter() - t0
+            point = checkpoint_eval(model, spec, ctx, step + 1)
+            if point:
+                ckpt_metrics.append(point)
+            state = {"model": model.checkpoint_state(), "rng": torch.get_rng_state(), "step": step + 1,
+                     "curves": curves, "elapsed": train_time, "checkpoint_metrics": json.dumps(ckpt_metrics)}
+            save_with(ckpt_path, lambda tmp: torch.save(state, tmp))
+            if stop_at_step is not None and step + 1 >= stop_at_step:
+                raise KeyboardInterrupt(f"stopped at step {step + 1} (stop_at_step)")
+            elapsed, t0 = train_time, time.perf_counter()
+    if bar is not None:
+        bar.close()
+    return curves, ckpt_metrics, elapsed + time.perf_counter() - t0
+
+
+def checkpoint_eval(model, spec, ctx, step: int) -> dict:
+    """The cheap metrics of a checkpoint (FD by default), for training curves and the validity table."""
+    names = [m for m in spec.eval["checkpoint_metrics"]
+             if m in spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]]
+    if not names:
+        return {}
+    n = min(spec.eval["checkpoint_samples"], len(ctx.holdout[0]))
+    samples, labels = sample_model(model, ctx, n, seed=spec.seed + 7919 * step)
+    scores = evaluate_samples(names, ctx, samples, labels, spec.seed)
+    return {"step": step, **{s.name: s.value for s in scores}}
+
+
+def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_step=None, log=print) -> dict:
+    """Train, sample and score one cell; return its result dict (see reports/SCHEMA.md)."""
+    cell_dir = Path(cell_dir)
+    result_path = cell_dir / "cell.json"
+    if result_path.exists() and not force:
+        cached = json.loads(result_path.read_text())
+        if cached.get("status") == "done":
+            cached["cached"] = True
+            return cached
+    if force:
+        for name in ("checkpoint.pt", "cell.json"):
+            (cell_dir / name).unlink(missing_ok=True)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    model_cls = MODELS.get(spec.model)
+    result = {"model": spec.model, "dataset": spec.dataset, "seed": spec.seed, "kind": ctx.kind,
+              "calibration": bool(getattr(model_cls, "calibration", False)),
+              "conditional": bool(getattr(model_cls, "conditional", False)),
+              "config_hash": cell_dir.name.rsplit("-", 1)[-1], "status": "done", "error": None,
+              "wall": {}, "metrics": {}, "curves": {}, "checkpoint_metrics": [],
+              "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
+    reset_peak(runtime.device)
+    try:
+        model, config = build_model(spec, ctx, runtime)
+        result["config"] = {"train": spec.train, "model": None if config is None else vars(config),
+                            "dataset_options": spec.dataset_options}
+        steps = spec.train["steps"]
+        if steps:
+            curves, ckpt_metrics, train_s = train(model, spec, ctx, cell_dir, runtime, progress, stop_at_step, log)
+            result.update(curves=_thin(curves), checkpoint_metrics=ckpt_metrics)
+            result["wall"]["train"] = round(train_s, 3)
+            result["train_images_per_s"] = round(steps * spec.train["batch_size"] / max(train_s, 1e-9), 1)
+        t0 = time.perf_counter()
+        n = min(spec.eval["n_samples"], len(ctx.holdout[0]))
+        samples, labels = sample_model(model, ctx, n, seed=spec.seed)
+        result["wall"]["sample"] = round(time.perf_counter() - t0, 3)
+        _save_samples(cell_dir, ctx, samples, labels)
+        t0 = time.perf_counter()
+        names = spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]
+        scores = evaluate_samples(names, ctx, samples, labels, spec.seed, model=model, spec=spec)
+        result["metrics"] = {s.name: s.to_json() for s in scores}
+        if ctx.kind == "text" and not result["calibration"]:
+            from .evaluate import quality_diversity_curve
+
+            result["qd_curve"] = quality_diversity_curve(model, ctx, spec)
+        result["wall"]["eval"] = round(time.perf_counter() - t0, 3)
+    except Diverged as exc:
+        result.update(status="diverged", error=str(exc))
+        log(f"{spec.name}: diverged: {exc}")
+    except UserError:
+        raise
+    except Exception as exc:  # a broken cell must not stop the suite; its traceback is kept
+        result.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        write_text(cell_dir / "error.log", traceback.format_exc())
+        log(f"{spec.name}: failed: {result['error']} (traceback in {cell_dir / 'error.log'})")
+    result["peak_memory_mb"] = round(peak_mb(runtime.device), 1)
+    write_json(result_path, result)
+    return result
+
+
+def _save_samples(cell_dir: Path, ctx, samples, labels) -> None:
+    if ctx.kind == "image":
+        label_array = np.array([], dtype=np.int64) if labels is None else labels
+        save_with(cell_dir / "samples.npz", lambda tmp: np.savez_compressed(tmp, samples=samples, labels=label_array))
+        png = make_grid_png(samples, labels)
+        save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
+    else:
+        write_text(cell_dir / "samples.txt", "\n".join(samples) + "\n")

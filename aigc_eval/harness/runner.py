@@ -1,0 +1,126 @@
+"""run_suite: the one entry point that turns a suite into reports/<run-id>/ (results, leaderboard, report)."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..atomic import write_json
+from ..errors import UserError
+from ..runtime import git_commit, library_versions, machine_info, setup_runtime
+from .aggregate import leaderboard_rows
+from .context import get_context
+from .executor import LocalExecutor
+from .suite import Suite
+
+SCHEMA_VERSION = 1
+
+
+def _executor(name: str, ray_address=None):
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    raise UserError(f"--executor: expected local or ray, got {name!r}")
+
+
+def _new_run_dir(out_root: Path, suite: Suite) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{suite.name}-{suite.config_hash[:6]}"
+    run_dir, k = out_root / base, 1
+    while run_dir.exists():
+        k += 1
+        run_dir = out_root / f"{base}-{k}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _point_latest(out_root: Path, run_dir: Path) -> None:
+    link, tmp = out_root / "latest", out_root / f".latest-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)
+
+
+def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, data_root=None,
+              inception_weights=None, executor="local", ray_address=None, force=False, progress=True,
+              history=True, log=print) -> tuple[Path, dict]:
+    t_start = time.perf_counter()
+    out_root = Path(out_root)
+    cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
+    runtime = setup_runtime(device, threads)
+    phases = {}
+
+    t0 = time.perf_counter()
+    contexts = {ds: get_context(ds, opts, data_root, runtime.device, inception_weights, log=log)
+                for ds, opts in suite.datasets.items()}
+    phases["data_and_extractors"] = round(time.perf_counter() - t0, 3)
+
+    jobs = []
+    for spec in suite.cells:
+        ctx = contexts[spec.dataset]
+        config_hash = spec.config_hash(ctx.dataset.fingerprint(), runtime.device)
+        jobs.append((spec, ctx, cells_dir / spec.dataset / f"{spec.model}-s{spec.seed}-{config_hash}"))
+    t0 = time.perf_counter()
+    cells = _executor(executor, ray_address).run(jobs, runtime, force=force, progress=progress, log=log)
+    phases["cells"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
+    run_dir = _new_run_dir(out_root, suite)
+    for cell, (spec, ctx, cell_dir) in zip(cells, jobs):
+        grid = cell_dir / "grid.png"
+        if grid.exists():
+            (run_dir / "samples").mkdir(exist_ok=True)
+            shutil.copyfile(grid, run_dir / "samples" / f"{spec.name}.png")
+            cell["samples_png"] = f"samples/{spec.name}.png"
+        cell["cell_dir"] = str(cell_dir)
+        cell.pop("cached", None)
+    results = {
+        "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "suite": {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash},
+        "git_commit": git_commit(), "versions": library_versions(), "machine": machine_info(),
+        "runtime": runtime.record(), "executor": executor,
+        "extractors": {ds: {"tag": ext.tag, "metric_name": ext.metric_name, **{k: v for k, v in ext.info.items()
+                                                                               if k != "config"}}
+                       for ds, ctx in contexts.items() for ext in ctx.extractors[:1]},
+        "cells": cells, "leaderboard": leaderboard_rows(cells),
+    }
+    _add_validity(results)
+    phases["aggregate"] = round(time.perf_counter() - t0, 3)
+    results["phases"] = phases
+    write_json(run_dir / "results.json", results)
+    _write_report(run_dir, results, out_root, history, log)
+    results["phases"]["report"] = round(time.perf_counter() - t0 - phases["aggregate"], 3)
+    results["phases"]["total"] = round(time.perf_counter() - t_start, 3)
+    write_json(run_dir / "results.json", results)
+    _point_latest(out_root, run_dir)
+    return run_dir, results
+
+
+def _add_validity(results: dict) -> None:
+    try:
+        from ..validity import validity_from_results
+    except ImportError:
+        return
+    table = validity_from_results(results)
+    if table:
+        results["validity"] = table
+
+
+def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, log) -> None:
+    series = None
+    if history:
+        from ..history import append_run, history_series_for
+
+        db = out_root / "history.sqlite"
+        append_run(db, results)
+        series = history_series_for(db, results)
+    from ..report import write_report
+
+    write_report(run_dir, results, history_series=series)

@@ -1,0 +1,158 @@
+"""Suites: user-editable TOML files that list (model, dataset, seed) cells and the eval protocol.
+
+    name = "default"
+    seeds = [0, 1]
+    [train]                      # defaults for every model
+    steps = 300
+    batch_size = 64
+    checkpoint_every = 100
+    [eval]
+    n_samples = 180              # per row; every row of a dataset uses the same count
+    image_metrics = ["fd", "kid", "prc", ...]
+    [[datasets]]
+    name = "digits"
+    options = { image_size = 16 }
+    models = ["dcgan", "vae"]
+    calibration = ["real-test", "copy-train", "noise"]
+    [models.dcgan]               # per-model overrides: training settings and `config`
+    steps = 400
+    config = { z_dim = 32 }
+
+Built-in suites live in aigc_eval/suites/; `--suite NAME` finds them, `--suite PATH` reads a file.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ..data import DATASETS
+from ..errors import UserError
+from ..metrics import METRICS
+from ..models import MODELS
+from ..runtime import stable_hash
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+TRAIN_KEYS = {"steps", "batch_size", "checkpoint_every"}
+EVAL_DEFAULTS = {
+    "n_samples": 1000,
+    "image_metrics": ["fd", "kid", "prc", "recon", "mode_coverage", "feature_diversity", "memorization",
+                      "cond_accuracy", "shapes_oracle"],
+    "text_metrics": ["bleu", "self_bleu", "rouge", "chrf", "nll", "facts_oracle"],
+    "checkpoint_metrics": ["fd"],
+    "checkpoint_samples": 200,
+    "text_temperatures": [0.7, 1.0, 1.3],
+}
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything that determines one (model, dataset, seed) cell's numbers."""
+
+    model: str
+    dataset: str
+    seed: int
+    dataset_options: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)  # steps, batch_size, checkpoint_every
+    model_config: dict = field(default_factory=dict)  # overrides of the model's DEFAULTS
+    eval: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.dataset}-s{self.seed}"
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "dataset": self.dataset, "seed": self.seed,
+                "dataset_options": self.dataset_options, "train": self.train,
+                "model_config": self.model_config, "eval": self.eval}
+
+    def config_hash(self, data_fingerprint: str, device: str) -> str:
+        return stable_hash({"cell": self.to_json(), "data": data_fingerprint, "device": device})
+
+
+@dataclass
+class Suite:
+    name: str
+    path: str
+    cells: list[CellSpec]
+    datasets: dict[str, dict]  # dataset name -> options
+    raw: dict
+
+    @property
+    def config_hash(self) -> str:
+        return stable_hash(self.raw)
+
+
+def find_suite(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UserError(f"--suite {name_or_path}: no such file")
+        return path
+    builtin = SUITES_DIR / f"{name_or_path}.toml"
+    if not builtin.exists():
+        names = sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+        raise UserError(f"unknown suite {name_or_path!r}; built-in suites: {', '.join(names)} (or give a .toml path)")
+    return builtin
+
+
+def load_suite(name_or_path: str, seeds: list[int] | None = None) -> Suite:
+    path = find_suite(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a valid TOML suite ({exc})") from None
+    return parse_suite(raw, str(path), seeds)
+
+
+def parse_suite(raw: dict, where: str, seeds: list[int] | None = None) -> Suite:
+    def fail(msg):
+        raise UserError(f"{where}: {msg}")
+
+    unknown = set(raw) - {"name", "description", "seeds", "train", "eval", "datasets", "models"}
+    if unknown:
+        fail(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
+    seeds = seeds if seeds is not None else raw.get("seeds", [0])
+    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        fail("seeds must be a non-empty list of non-negative integers")
+    train = {"steps": 200, "batch_size": 64, "checkpoint_every": 100, **raw.get("train", {})}
+    if set(train) - TRAIN_KEYS:
+        fail(f"[train]: unknown key(s) {', '.join(sorted(set(train) - TRAIN_KEYS))}; valid: {', '.join(sorted(TRAIN_KEYS))}")
+    eval_cfg = {**EVAL_DEFAULTS, **raw.get("eval", {})}
+    if set(eval_cfg) - set(EVAL_DEFAULTS):
+        fail(f"[eval]: unknown key(s) {', '.join(sorted(set(eval_cfg) - set(EVAL_DEFAULTS)))}")
+    for key in ("image_metrics", "text_metrics", "checkpoint_metrics"):
+        for m in eval_cfg[key]:
+            if m not in METRICS:
+                fail(f"[eval] {key}: unknown metric {m!r}; valid metrics: {', '.join(METRICS.names())}")
+    per_model = raw.get("models", {})
+    cells, datasets = [], {}
+    if not raw.get("datasets"):
+        fail("no [[datasets]] entries")
+    for entry in raw["datasets"]:
+        ds = entry.get("name")
+        if ds not in DATASETS:
+            fail(f"unknown dataset {ds!r}; valid datasets: {', '.join(DATASETS.names())}")
+        options = entry.get("options", {})
+        datasets[ds] = options
+        rows = [(m, False) for m in entry.get("models", [])] + [(m, True) for m in entry.get("calibration", [])]
+        for model, calibration in rows:
+            if model not in MODELS:
+                fail(f"unknown model {model!r}; valid models: {', '.join(MODELS.names())}")
+            overrides = dict(per_model.get(model, {}))
+            config = overrides.pop("config", {})
+            model_train = {**train, **{k: v for k, v in overrides.items() if k in TRAIN_KEYS}}
+            if set(overrides) - TRAIN_KEYS:
+                fail(f"[models.{model}]: unknown key(s) {', '.join(sorted(set(overrides) - TRAIN_KEYS))}; "
+                     f"valid: config, {', '.join(sorted(TRAIN_KEYS))}")
+            if calibration:
+                model_train = {"steps": 0, "batch_size": 0, "checkpoint_every": 0}
+            # Calibration rows are deterministic given the seed too, so they run per seed like models.
+            for seed in seeds:
+                cells.append(CellSpec(model, ds, seed, options, model_train, config, eval_cfg))
+    return Suite(raw.get("name", Path(where).stem), where, cells, datasets, raw)
