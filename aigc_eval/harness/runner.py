@@ -28,9 +28,9 @@ def _executor(name: str, ray_address=None):
     raise UserError(f"--executor: expected local or ray, got {name!r}")
 
 
-def _new_run_dir(out_root: Path, suite: Suite) -> Path:
+def _new_run_dir(out_root: Path, name: str, config_hash: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{suite.name}-{suite.config_hash[:6]}"
+    base = f"{stamp}-{name}-{config_hash[:6]}"
     run_dir, k = out_root / base, 1
     while run_dir.exists():
         k += 1
@@ -70,36 +70,47 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     cells = _executor(executor, ray_address).run(jobs, runtime, force=force, progress=progress, log=log)
     phases["cells"] = round(time.perf_counter() - t0, 3)
 
-    t0 = time.perf_counter()
-    run_dir = _new_run_dir(out_root, suite)
     for cell, (spec, ctx, cell_dir) in zip(cells, jobs):
-        grid = cell_dir / "grid.png"
-        if grid.exists():
-            (run_dir / "samples").mkdir(exist_ok=True)
-            shutil.copyfile(grid, run_dir / "samples" / f"{spec.name}.png")
-            cell["samples_png"] = f"samples/{spec.name}.png"
         cell["cell_dir"] = str(cell_dir)
+        cell["samples_png_source"] = str(cell_dir / "grid.png")
+    suite_info = {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash}
+    return finish_run(out_root, suite_info, cells, contexts, runtime, phases, t_start,
+                      executor=executor, history=history, log=log)
+
+
+def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: dict, runtime, phases: dict,
+               t_start: float, executor: str = "local", history: bool = True, log=print) -> tuple[Path, dict]:
+    """Cells -> reports/<run-id>/ with results.json, leaderboard and report; point reports/latest at it."""
+    t0 = time.perf_counter()
+    run_dir = _new_run_dir(Path(out_root), suite_info["name"], suite_info["config_hash"])
+    for cell in cells:
+        grid = Path(cell.pop("samples_png_source", "") or "/nonexistent")
+        if grid.is_file():
+            name = f"{cell['model']}-{cell['dataset']}-s{cell['seed']}.png"
+            (run_dir / "samples").mkdir(exist_ok=True)
+            shutil.copyfile(grid, run_dir / "samples" / name)
+            cell["samples_png"] = f"samples/{name}"
         cell.pop("cached", None)
     results = {
         "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "suite": {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash},
-        "git_commit": git_commit(), "versions": library_versions(), "machine": machine_info(),
-        "runtime": runtime.record(), "executor": executor,
-        "extractors": {ds: {"tag": ext.tag, "metric_name": ext.metric_name, **{k: v for k, v in ext.info.items()
-                                                                               if k != "config"}}
+        "suite": suite_info, "git_commit": git_commit(), "versions": library_versions(),
+        "machine": machine_info(), "runtime": runtime.record(), "executor": executor,
+        "extractors": {ds: {"tag": ext.tag, "metric_name": ext.metric_name,
+                            **{k: v for k, v in ext.info.items() if k != "config"}}
                        for ds, ctx in contexts.items() for ext in ctx.extractors[:1]},
         "cells": cells, "leaderboard": leaderboard_rows(cells),
     }
     _add_validity(results)
     phases["aggregate"] = round(time.perf_counter() - t0, 3)
     results["phases"] = phases
+    t0 = time.perf_counter()
     write_json(run_dir / "results.json", results)
-    _write_report(run_dir, results, out_root, history, log)
-    results["phases"]["report"] = round(time.perf_counter() - t0 - phases["aggregate"], 3)
-    results["phases"]["total"] = round(time.perf_counter() - t_start, 3)
+    _write_report(run_dir, results, Path(out_root), history, log)
+    phases["report"] = round(time.perf_counter() - t0, 3)
+    phases["total"] = round(time.perf_counter() - t_start, 3)
     write_json(run_dir / "results.json", results)
-    _point_latest(out_root, run_dir)
+    _point_latest(Path(out_root), run_dir)
     return run_dir, results
 
 

@@ -1,0 +1,37 @@
+# Set-up on a fresh machine: `make demo` and `make test` create .venv and install everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Measured on the 2-core CI machine: 1 intra-op thread is fastest under contention (see README).
+THREADS ?= 1
+
+.PHONY: install demo test bench browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Headless Chromium for the browser tests: Debian's package, installed when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+demo: install
+	$(BIN)/aigc-eval run --suite default --threads $(THREADS)
+
+test: install browser
+	$(BIN)/pytest -q tests
+
+bench: install
+	mkdir -p reports/bench
+	$(BIN)/pytest -q bench --benchmark-only --benchmark-json=reports/bench/bench-$$(date -u +%Y%m%d-%H%M%S).json
+
+clean:
+	rm -rf $(VENV) reports/cells reports/latest *.egg-info

@@ -1,0 +1,27 @@
+"""Shared test set-up: one thread (as in CI), a private extractor cache, and one real smoke run."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+# Keep the test session's trained extractors out of the user's cache, but share them across tests.
+os.environ.setdefault("AIGC_EVAL_CACHE", tempfile.mkdtemp(prefix="aigc-eval-test-cache-"))
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """(run_dir, results) of the real smoke suite, run once per test session."""
+    from aigc_eval.harness.runner import run_suite
+    from aigc_eval.harness.suite import load_suite
+
+    out = tmp_path_factory.mktemp("smoke-reports")
+    return run_suite(load_suite("smoke"), out_root=out, device="cpu", threads=1, progress=False,
+                     log=lambda msg: None)

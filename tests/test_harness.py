@@ -1,0 +1,127 @@
+"""The harness: resumable, cached, deterministic cells; divergence is contained."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from aigc_eval.errors import UserError
+from aigc_eval.harness.cell import run_cell
+from aigc_eval.harness.context import get_context
+from aigc_eval.harness.suite import load_suite, parse_suite
+from aigc_eval.models import MODELS
+from aigc_eval.runtime import setup_runtime
+from reference_models.dcgan import DCGAN
+
+
+def _suite(models=("dcgan",), steps=12, seeds=(0,), calibration=()):
+    raw = {"name": "t", "seeds": list(seeds),
+           "train": {"steps": steps, "batch_size": 16, "checkpoint_every": 4},
+           "eval": {"n_samples": 40, "image_metrics": [], "checkpoint_metrics": []},
+           "datasets": [{"name": "digits", "models": list(models), "calibration": list(calibration)}]}
+    return parse_suite(raw, "test-suite")
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return get_context("digits", {}, None, "cpu", log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    return setup_runtime("cpu", 1)
+
+
+def test_interrupted_cell_resumes_to_identical_result(tmp_path, ctx, runtime):
+    spec = _suite().cells[0]
+    full = run_cell(spec, ctx, tmp_path / "full", runtime, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_cell(spec, ctx, tmp_path / "cut", runtime, progress=False, stop_at_step=8)
+    assert not (tmp_path / "cut" / "cell.json").exists()
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"] == 8
+    resumed = run_cell(spec, ctx, tmp_path / "cut", runtime, progress=False)
+    assert resumed["curves"] == full["curves"]
+    a = np.load(tmp_path / "full" / "samples.npz")["samples"]
+    b = np.load(tmp_path / "cut" / "samples.npz")["samples"]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_finished_cell_is_not_rerun_unless_forced(tmp_path, ctx, runtime, monkeypatch):
+    spec = _suite().cells[0]
+    first = run_cell(spec, ctx, tmp_path / "c", runtime, progress=False)
+    calls = []
+    original = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, x, y: calls.append(1) or original(self, x, y))
+    again = run_cell(spec, ctx, tmp_path / "c", runtime, progress=False)
+    assert again.get("cached") and calls == []
+    assert again["curves"] == first["curves"]
+    run_cell(spec, ctx, tmp_path / "c", runtime, progress=False, force=True)
+    assert len(calls) == spec.train["steps"]
+
+
+def test_same_seed_same_numbers_other_seed_differs(tmp_path, ctx, runtime):
+    s0a, s1 = _suite(seeds=(0, 1)).cells
+    a = run_cell(s0a, ctx, tmp_path / "a", runtime, progress=False)
+    b = run_cell(s0a, ctx, tmp_path / "b", runtime, progress=False)
+    c = run_cell(s1, ctx, tmp_path / "c", runtime, progress=False)
+    assert a["curves"] == b["curves"]
+    assert a["curves"]["loss_d"] != c["curves"]["loss_d"]
+
+
+class _ExplodingModel(DCGAN):
+    """DCGAN whose loss turns NaN at step 3, to check that divergence is contained."""
+
+    def train_step(self, x, y=None):
+        self.calls = getattr(self, "calls", 0) + 1
+        losses = super().train_step(x, y)
+        return {**losses, "loss_g": float("nan")} if self.calls == 3 else losses
+
+
+def test_nan_loss_marks_cell_diverged_and_suite_goes_on(tmp_path, monkeypatch, runtime):
+    MODELS._entries["exploding"] = _ExplodingModel
+    import reference_models.dcgan as dcgan_module
+
+    monkeypatch.setattr(_ExplodingModel, "__module__", dcgan_module.__name__)
+    try:
+        from aigc_eval.harness.executor import LocalExecutor
+
+        suite = _suite(models=("exploding", "dcgan"))
+        ctx = get_context("digits", {}, None, "cpu", log=lambda m: None)
+        jobs = [(s, ctx, tmp_path / s.name) for s in suite.cells]
+        results = LocalExecutor().run(jobs, runtime, progress=False, log=lambda m: None)
+    finally:
+        del MODELS._entries["exploding"]
+    assert results[0]["status"] == "diverged"
+    assert "loss_g became nan at step 3" in results[0]["error"]
+    assert results[1]["status"] == "done"
+    assert json.loads((tmp_path / suite.cells[0].name / "cell.json").read_text())["status"] == "diverged"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"datasets": [{"name": "nope", "models": ["dcgan"]}]}, "unknown dataset 'nope'; valid datasets: "),
+    ({"datasets": [{"name": "digits", "models": ["gpt5"]}]}, "unknown model 'gpt5'; valid models: "),
+    ({"eval": {"image_metrics": ["fidd"]}, "datasets": [{"name": "digits", "models": ["dcgan"]}]},
+     "unknown metric 'fidd'; valid metrics: "),
+    ({"train": {"stepz": 3}, "datasets": [{"name": "digits", "models": ["dcgan"]}]}, "unknown key(s) stepz"),
+    ({"seeds": [], "datasets": [{"name": "digits", "models": ["dcgan"]}]}, "seeds must be"),
+])
+def test_bad_suite_names_the_problem(raw, message):
+    with pytest.raises(UserError, match=None) as err:
+        parse_suite(raw, "my.toml")
+    assert message in str(err.value) and str(err.value).startswith("my.toml: ")
+
+
+def test_unknown_model_config_key_is_a_user_error(tmp_path, ctx, runtime):
+    raw = {"datasets": [{"name": "digits", "models": ["dcgan"]}], "models": {"dcgan": {"config": {"zdim": 3}}}}
+    spec = parse_suite(raw, "s.toml").cells[0]
+    with pytest.raises(UserError, match=r"\[models.dcgan\]: unknown config key\(s\) zdim"):
+        run_cell(spec, ctx, tmp_path / "c", runtime, progress=False)
+
+
+def test_builtin_suites_parse_and_unknown_suite_lists_them():
+    for name in ("smoke", "default"):
+        assert load_suite(name).cells
+    with pytest.raises(UserError, match="built-in suites: .*smoke"):
+        load_suite("nosuch")
