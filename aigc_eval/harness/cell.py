@@ -22,6 +22,7 @@ import torch
 from ..atomic import save_with, write_json, write_text
 from ..errors import UserError
 from ..models import MODELS, apply_overrides, default_config
+from ..samples import save_samples_npz
 from .evaluate import evaluate_samples, make_grid_png, sample_model
 from .memory import peak_mb, reset_peak
 
@@ -191,8 +192,7 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
 
 def _save_samples(cell_dir: Path, ctx, samples, labels) -> None:
     if ctx.kind == "image":
-        label_array = np.array([], dtype=np.int64) if labels is None else labels
-        save_with(cell_dir / "samples.npz", lambda tmp: np.savez_compressed(tmp, samples=samples, labels=label_array))
+        save_samples_npz(cell_dir / "samples.npz", samples, labels)
         png = make_grid_png(samples, labels)
         save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
     else:
