@@ -23,6 +23,7 @@ class EvalContext:
     reference: tuple  # (images or sentences, labels)
     holdout: tuple
     extractors: list = field(default_factory=list)  # image datasets: [domain classifier, (inception)]
+    source: dict = field(default_factory=dict)  # get_context() arguments: how a remote worker rebuilds it
     _features: dict = field(default_factory=dict)
 
     @property
@@ -51,6 +52,7 @@ def split_test(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def get_context(dataset_name: str, options: dict, data_root=None, device: str = "cpu",
                 inception_weights=None, log=print) -> EvalContext:
+    """The context of one dataset, built once per process (datasets and extractors are deterministic)."""
     key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device])
     if key in _CONTEXTS:
         return _CONTEXTS[key]
@@ -73,5 +75,7 @@ def get_context(dataset_name: str, options: dict, data_root=None, device: str = 
             return ([ds.test[i] for i in idx], None if labels is None else labels[idx])
 
         ctx = EvalContext(ds, pick(ref), pick(hold))
+    ctx.source = {"dataset_name": dataset_name, "options": options, "data_root": data_root,
+                  "device": device, "inception_weights": inception_weights}
     _CONTEXTS[key] = ctx
     return ctx
