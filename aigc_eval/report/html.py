@@ -1,0 +1,244 @@
+"""The run report: `leaderboard.csv` and one self-contained, offline `leaderboard.html`.
+
+Every string from results reaches the page through Jinja2 autoescaping, and the page's only
+script is the template's own, pinned by its hash in a Content-Security-Policy: data travels in
+escaped attributes, never as code.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from .. import atomic
+from ..errors import UserError
+from .plots import build_plots
+from .schema import validate_history, validate_results
+from .tables import (KINDS, best_means, diff_frame, fmt_mean_std, fmt_number, leaderboard_csv,
+                     metric_info, metric_names, signature_without_seed)
+
+_TEMPLATES = Path(__file__).with_name("templates")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REGRESSION_THRESHOLD = 0.05  # relative change that the diff view flags; the real gate is elsewhere
+_DIFF_ORDER = ["regression", "incomparable", "missing", "improvement", "new", "same"]
+
+
+def _csp_source(script) -> Markup:
+    """The CSP source that allows exactly this inline script and no other."""
+    digest = hashlib.sha256(str(script).encode("utf-8")).digest()
+    return Markup("'sha256-" + base64.b64encode(digest).decode("ascii") + "'")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["csp_source"] = _csp_source
+    return env
+
+
+def _sort_key(value) -> str:
+    """A number as JavaScript's parseFloat reads it; blank (sorted last) for a missing one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _leaderboards(results, info) -> list[dict]:
+    best = best_means(results["leaderboard"])
+    boards = []
+    for kind in KINDS:
+        rows = [r for r in results["leaderboard"] if r["kind"] == kind]
+        if not rows:
+            continue
+        names = metric_names(rows)
+        body = []
+        for row in rows:
+            values = []
+            for name in names:
+                stat = row["metrics"].get(name)
+                if stat is None:
+                    values.append({"text": "", "sort": "", "best": False, "title": ""})
+                    continue
+                per_seed = ", ".join(f"seed {s}: {fmt_number(v)}"
+                                     for s, v in zip(row["seeds"], stat["values"]))
+                values.append({
+                    "text": fmt_mean_std(stat), "sort": _sort_key(float(stat["mean"])),
+                    "best": not row["calibration"]
+                    and best.get((row["dataset"], name)) == stat["mean"],
+                    "title": per_seed})
+            body.append({"model": row["model"], "dataset": row["dataset"],
+                         "calibration": row["calibration"], "n_seeds": row["n_seeds"],
+                         "values": values})
+        boards.append({
+            "kind": kind,
+            "datasets": list(dict.fromkeys(r["dataset"] for r in rows)),
+            "metrics": [{"name": n, **info[n]} for n in names],
+            "rows": body,
+        })
+    return boards
+
+
+def _png_data_uri(run_dir: Path, rel: str, where: str) -> str | None:
+    """The PNG at `rel` (relative to the run folder) as a data URI; None when it is missing."""
+    path = (run_dir / rel).resolve()
+    if not path.is_relative_to(run_dir.resolve()):
+        raise UserError(f"results.json: {where} {rel!r} points outside the run folder {run_dir}")
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if not data.startswith(_PNG_MAGIC):
+        raise UserError(f"results.json: {where} {rel!r} is not a PNG file")
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _sample_grids(run_dir: Path, results) -> list[dict]:
+    """One grid per (model, dataset): the lowest seed's sample PNG."""
+    first: dict[tuple, tuple[int, dict]] = {}
+    for i, cell in enumerate(results["cells"]):
+        if not cell.get("samples_png"):
+            continue
+        key = (cell["model"], cell["dataset"])
+        if key not in first or cell["seed"] < first[key][1]["seed"]:
+            first[key] = (i, cell)
+    grids = []
+    for (model, dataset), (i, cell) in first.items():
+        notes = [f"seed {cell['seed']}"]
+        if cell.get("conditional"):
+            notes.append("one row per condition")
+        if cell["calibration"]:
+            notes.append("calibration row")
+        grids.append({"model": model, "dataset": dataset, "notes": ", ".join(notes),
+                      "path": cell["samples_png"], "calibration": cell["calibration"],
+                      "src": _png_data_uri(run_dir, cell["samples_png"],
+                                           f"cells[{i}].samples_png")})
+    return grids
+
+
+def _signatures(results, info) -> list[dict]:
+    """Per metric: direction, description, and each distinct signature (seed left out)."""
+    seen: dict[str, dict[str, dict]] = {}
+    for cell in results["cells"]:
+        for name, score in cell["metrics"].items():
+            sig = signature_without_seed(score["signature"])
+            entry = seen.setdefault(name, {}).setdefault(sig, {"datasets": {}, "cells": 0})
+            entry["datasets"][cell["dataset"]] = None
+            entry["cells"] += 1
+    for row in results["leaderboard"]:  # a leaderboard may name metrics no cell carries
+        for name, stat in row["metrics"].items():
+            if name not in seen:
+                sig = signature_without_seed(stat["signature"])
+                seen[name] = {sig: {"datasets": {row["dataset"]: None}, "cells": 0}}
+    return [{"name": name, **info[name],
+             "signatures": [{"fields": sig.split("|"), "datasets": ", ".join(e["datasets"]),
+                             "cells": e["cells"]} for sig, e in sigs.items()]}
+            for name, sigs in seen.items()]
+
+
+def _fmt_value(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return fmt_number(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _record_table(records) -> dict | None:
+    """A list of dicts as a table: columns are the union of keys in first-seen order."""
+    if not records:
+        return None
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return {"columns": [{"name": c, "numeric": all(_is_number(r[c]) for r in records
+                                                   if r.get(c) is not None)} for c in columns],
+            "rows": [[{"text": _fmt_value(r.get(c)),
+                       "sort": _sort_key(r.get(c)) if _is_number(r.get(c)) else _fmt_value(r.get(c))}
+                      for c in columns] for r in records]}
+
+
+def _diff(results, baseline) -> dict | None:
+    if baseline is None:
+        return None
+    frame = diff_frame(results, baseline, REGRESSION_THRESHOLD)
+    frame = frame.sort_values("status", kind="stable",
+                              key=lambda col: col.map(_DIFF_ORDER.index))
+    rows = [{"model": r.model, "dataset": r.dataset, "metric": r.metric,
+             "baseline": _fmt_value(r.baseline), "current": _fmt_value(r.current),
+             "change": "" if math.isnan(r.rel_change) else f"{100 * r.rel_change:+.1f}%",
+             "change_sort": _sort_key(r.rel_change), "status": r.status}
+            for r in frame.itertuples()]
+    return {"baseline_run": baseline["run_id"], "threshold": f"{100 * REGRESSION_THRESHOLD:g}%",
+            "counts": frame["status"].value_counts(sort=False).to_dict(), "rows": rows}
+
+
+def _metadata(results) -> dict:
+    suite = results["suite"]
+    return {
+        "run": {"run id": results["run_id"], "created": results["created"],
+                "suite": suite["name"], "suite file": suite.get("path"),
+                "suite config hash": suite.get("config_hash"),
+                "git commit": results.get("git_commit")},
+        "versions": results["versions"],
+        "machine": results["machine"],
+        "runtime": results["runtime"],
+        "phases": results["phases"],
+        "phases_total": sum(results["phases"].values()),
+        "extractors": results["extractors"],
+    }
+
+
+def render_html(run_dir, results, history_series=None, baseline=None) -> str:
+    """The report page as a string; reads only the sample PNGs under `run_dir`."""
+    run_dir = Path(run_dir)
+    info = metric_info(results)
+    failed = [c for c in results["cells"] if c["status"] != "done"]
+    context = {
+        "run_id": results["run_id"],
+        "boards": _leaderboards(results, info),
+        "failed": failed,
+        "samples": _sample_grids(run_dir, results),
+        "plots": build_plots(results, history_series),
+        "diff": _diff(results, baseline),
+        "validity": _record_table(results.get("validity")),
+        "performance": _record_table(results.get("performance")),
+        "signatures": _signatures(results, info),
+        "meta": _metadata(results),
+        "fmt": _fmt_value,
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def write_report(run_dir, results, history_series=None, baseline=None) -> dict[str, Path]:
+    """Validate, render, then write `leaderboard.csv` and `leaderboard.html` into `run_dir`.
+
+    Both files are rendered in memory first and each is written atomically, so an error leaves
+    the previous files (or none) in place, never a partial one.
+    """
+    run_dir = Path(run_dir)
+    validate_results(results)
+    if baseline is not None:
+        validate_results(baseline, "baseline results")
+    if history_series is not None:
+        validate_history(history_series)
+    csv_text = leaderboard_csv(results)
+    html_text = render_html(run_dir, results, history_series, baseline)
+    paths = {"csv": run_dir / "leaderboard.csv", "html": run_dir / "leaderboard.html"}
+    atomic.write_text(paths["csv"], csv_text)
+    atomic.write_text(paths["html"], html_text)
+    return paths

@@ -1,0 +1,181 @@
+"""Results -> tables: the leaderboard as a pandas DataFrame/CSV, a Markdown excerpt, and a diff.
+
+Pure functions of the results dict; the HTML page and the CLI both read them.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+KINDS = ("image", "text")
+_SEED_FIELD = re.compile(r"\|seed:[^|]*")
+
+
+def fmt_number(x) -> str:
+    """Four significant digits, no exponent for ordinary magnitudes."""
+    if x is None:
+        return ""
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:.0f}"
+    if a >= 1e-4:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def fmt_mean_std(stat: dict) -> str:
+    """'mean ± std' over seeds, the mean rounded to the std's second significant digit.
+
+    A single seed has no spread to show, so it prints the mean alone.
+    """
+    mean, std = stat["mean"], stat["std"]
+    if len(stat["values"]) < 2:
+        return fmt_number(mean)
+    if not (std > 0 and math.isfinite(std) and math.isfinite(mean)) or std < 1e-8:
+        return f"{fmt_number(mean)} ± {fmt_number(std)}"
+    decimals = max(0, 1 - math.floor(math.log10(std)))
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+
+
+def signature_without_seed(signature: str) -> str:
+    """Two values compare only when their signatures agree apart from the seed."""
+    return _SEED_FIELD.sub("", signature)
+
+
+def metric_names(rows) -> list[str]:
+    """Metric names of leaderboard rows, in first-seen order."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row["metrics"]))
+    return list(names)
+
+
+def metric_info(results) -> dict[str, dict]:
+    """{metric: {higher_is_better, description}} from cells, falling back to leaderboard rows."""
+    info: dict[str, dict] = {}
+    for cell in results["cells"]:
+        for name, score in cell["metrics"].items():
+            entry = info.setdefault(name, {"higher_is_better": score["higher_is_better"],
+                                           "description": ""})
+            entry["description"] = entry["description"] or score.get("description", "")
+    for row in results["leaderboard"]:
+        for name, stat in row["metrics"].items():
+            entry = info.setdefault(name, {"higher_is_better": stat["higher_is_better"],
+                                           "description": ""})
+            entry["description"] = entry["description"] or stat.get("description", "")
+    return info
+
+
+def best_means(rows) -> dict[tuple[str, str], float]:
+    """{(dataset, metric): best mean} over non-calibration rows, by each metric's direction.
+
+    Best is per dataset: a metric such as BLEU does not compare across datasets.
+    """
+    best: dict[tuple[str, str], float] = {}
+    for row in rows:
+        if row["calibration"]:
+            continue
+        for name, stat in row["metrics"].items():
+            mean = stat["mean"]
+            if mean is None or math.isnan(mean):
+                continue
+            key = (row["dataset"], name)
+            better = max if stat["higher_is_better"] else min
+            best[key] = mean if key not in best else better(best[key], mean)
+    return best
+
+
+def leaderboard_frame(results) -> pd.DataFrame:
+    """One row per (model, dataset): identity columns, then `<metric>.mean` and `<metric>.std`."""
+    rows = results["leaderboard"]
+    names = metric_names(rows)
+    records = []
+    for row in rows:
+        record = {"model": row["model"], "dataset": row["dataset"], "kind": row["kind"],
+                  "calibration": row["calibration"], "n_seeds": row["n_seeds"],
+                  "seeds": " ".join(str(s) for s in row["seeds"])}
+        for name in names:
+            stat = row["metrics"].get(name)
+            record[f"{name}.mean"] = stat["mean"] if stat else math.nan
+            record[f"{name}.std"] = stat["std"] if stat else math.nan
+        records.append(record)
+    columns = (["model", "dataset", "kind", "calibration", "n_seeds", "seeds"]
+               + [f"{n}.{s}" for n in names for s in ("mean", "std")])
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def leaderboard_csv(results) -> str:
+    return leaderboard_frame(results).to_csv(index=False, lineterminator="\n")
+
+
+def _md(text) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def leaderboard_excerpt(results) -> str:
+    """A Markdown table per dataset (mean ± std; ↑/↓ = better direction), for README and CLI."""
+    info = metric_info(results)
+    groups: dict[str, list] = {}
+    for row in results["leaderboard"]:
+        groups.setdefault(row["dataset"], []).append(row)
+    parts = []
+    for dataset, rows in groups.items():
+        names = metric_names(rows)
+        header = ["model"] + [f"{n} {'↑' if info[n]['higher_is_better'] else '↓'}" for n in names]
+        lines = [f"{_md(dataset)} ({rows[0]['kind']}):", "",
+                 "| " + " | ".join(_md(h) for h in header) + " |",
+                 "|" + "---|" * len(header)]
+        for row in rows:
+            model = row["model"] + (" (calibration)" if row["calibration"] else "")
+            values = [fmt_mean_std(row["metrics"][n]) if n in row["metrics"] else "" for n in names]
+            lines.append("| " + " | ".join(_md(v) for v in [model] + values) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def diff_frame(results, baseline, rel_threshold: float = 0.05) -> pd.DataFrame:
+    """Baseline vs current mean per (model, dataset, metric), with a status per row.
+
+    status: regression / improvement (beyond `rel_threshold` relative change, by each metric's
+    direction), same, incomparable (signatures differ apart from the seed), new, missing.
+    """
+    def index(doc):
+        return {(r["model"], r["dataset"], name): stat
+                for r in doc["leaderboard"] for name, stat in r["metrics"].items()}
+
+    current, base = index(results), index(baseline)
+    records = []
+    for key in list(current) + [k for k in base if k not in current]:
+        cur, old = current.get(key), base.get(key)
+        record = {"model": key[0], "dataset": key[1], "metric": key[2],
+                  "baseline": old["mean"] if old else math.nan,
+                  "current": cur["mean"] if cur else math.nan, "rel_change": math.nan}
+        if old is None:
+            record["status"] = "new"
+        elif cur is None:
+            record["status"] = "missing"
+        elif signature_without_seed(cur["signature"]) != signature_without_seed(old["signature"]):
+            record["status"] = "incomparable"
+        else:
+            delta = cur["mean"] - old["mean"]
+            if old["mean"] != 0:
+                rel = delta / abs(old["mean"])
+            else:
+                rel = math.copysign(math.inf, delta) if delta else 0.0
+            record["rel_change"] = rel
+            worse = delta < 0 if cur["higher_is_better"] else delta > 0
+            if abs(rel) <= rel_threshold:
+                record["status"] = "same"
+            else:
+                record["status"] = "regression" if worse else "improvement"
+        records.append(record)
+    return pd.DataFrame.from_records(
+        records, columns=["model", "dataset", "metric", "baseline", "current", "rel_change",
+                          "status"])
