@@ -149,7 +149,7 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
               "calibration": bool(getattr(model_cls, "calibration", False)),
               "conditional": bool(getattr(model_cls, "conditional", False)),
               "config_hash": cell_dir.name.rsplit("-", 1)[-1], "status": "done", "error": None,
-              "wall": {}, "metrics": {}, "curves": {}, "checkpoint_metrics": [],
+              "wall": {}, "metrics": {},
               "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
     reset_peak(runtime.device)
     try:
