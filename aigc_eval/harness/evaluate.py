@@ -70,7 +70,7 @@ def evaluate_samples(names, ctx, samples, labels, seed: int, model=None, spec=No
                         else torch.from_numpy(np.asarray(ref_y)))
     eval_set = TextEvalSet(
         generated=samples, reference=list(ref_x), train=list(ds.train), tokenize=ds.tokenize, seed=seed,
-        labels=labels, nll_per_token=nll,
+        labels=labels, nll_per_token=nll, nll_is_bound=getattr(model, "nll_is_bound", False),
         reconstructions=_reconstructions(model, ctx) if model is not None else None,
         dataset_meta=ds.meta)
     return [s for m in metrics for s in m.compute(eval_set)]

@@ -70,6 +70,7 @@ class TextEvalSet:
     seed: int = 0
     labels: np.ndarray | None = None
     nll_per_token: float | None = None
+    nll_is_bound: bool = False  # True when nll_per_token is an ELBO bound (VAEs), not an exact NLL
     reconstructions: tuple[list[str], list[str]] | None = None
     dataset_meta: dict = field(default_factory=dict)
 

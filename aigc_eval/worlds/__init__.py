@@ -1,0 +1,1 @@
+"""Synthetic worlds with known ground truth: exact oracles for hallucination and controllability."""
