@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, to_uint8
+from .base import GenerativeModel, frozen
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Generator(nn.Module):
             nn.Conv2d(width, c, 3, 1, 1), nn.Tanh(),
         )
 
-    def forward(self, z):
+    def forward(self, z, y=None):  # y is ignored: unconditional (cgan.py's subclass uses it)
         return self.net(self.fc(z).view(len(z), -1, *self.base))
 
 
@@ -93,7 +93,7 @@ class DCGAN(GenerativeModel):
         self.opt_d.step()
 
         # Generator: non-saturating loss -log D(G(z)).
-        with self.autocast():
+        with self.autocast(), frozen(self.D):
             loss_g = F.binary_cross_entropy_with_logits(self.D(fake).float(), ones)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -101,16 +101,7 @@ class DCGAN(GenerativeModel):
         self.update_ema(self.G)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
-    @torch.no_grad()
     def sample(self, n, labels=None, generator=None, batch_size=512):
         G = self.ema if self.ema is not None else self.G
-        was_training = G.training
-        G.eval()
-        out = []
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            z = torch.randn(m, self.config.z_dim, generator=generator).to(self.device)
-            with self.autocast():
-                out.append(to_uint8((G(z).float() + 1) / 2))
-        G.train(was_training)
-        return torch.cat(out)
+        return self.decode_latents(lambda z, y: (G(z) + 1) / 2, n, self.config.z_dim, labels, generator,
+                                   batch_size)

@@ -71,23 +71,30 @@ class VAE(GenerativeModel):
     def __init__(self, config: VAEConfig, image_shape, num_classes: int = 0):
         super().__init__(image_shape, num_classes)
         self.config = config
-        self.encoder = Encoder(config.z_dim, config.width, image_shape)
-        self.decoder = Decoder(config.z_dim, config.width, image_shape)
+        # The conditional VAE (cvae.py) feeds a one-hot label to both networks; this one feeds nothing.
+        cond_dim = num_classes if self.conditional else 0
+        self.encoder = Encoder(config.z_dim, config.width, image_shape, cond_dim)
+        self.decoder = Decoder(config.z_dim, config.width, image_shape, cond_dim)
         self.opt = torch.optim.Adam(self.parameters(), lr=config.lr)
 
-    def negative_elbo_terms(self, x):
+    def condition(self, labels) -> torch.Tensor | None:
+        """What the encoder and decoder see of the labels: nothing here, so labels are ignored."""
+        return None
+
+    def negative_elbo_terms(self, x, cond=None):
         """Per-image reconstruction NLL and KL, both in nats."""
-        mu, logvar = self.encoder(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        logits = self.decoder(z).float()
+        mu, logvar = self.encoder(x, cond)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation trick
+        logits = self.decoder(z, cond).float()
         rec = F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").flatten(1).sum(1)
         kl = 0.5 * (mu.float().pow(2) + logvar.float().exp() - 1 - logvar.float()).sum(1)
         return rec, kl
 
     def train_step(self, x, y=None):
         x = self.prepare(x)
+        cond = self.condition(y)
         with self.autocast():
-            rec, kl = self.negative_elbo_terms(x)
+            rec, kl = self.negative_elbo_terms(x, cond)
         loss = (rec + self.config.beta * kl).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -95,11 +102,13 @@ class VAE(GenerativeModel):
         return {"loss": loss.item(), "rec": rec.mean().item(), "kl": kl.mean().item()}
 
     @torch.no_grad()
-    def elbo(self, x) -> torch.Tensor:
-        """Per-image ELBO (nats; higher is better) of [0,1] or uint8 images, one z sample each."""
-        x = _as_float01(x)
+    def elbo(self, x, labels=None) -> torch.Tensor:
+        """Per-image ELBO (nats; higher is better) of [0,1] or uint8 images, one z sample each.
+
+        Always the true bound (beta = 1), so that VAEs trained with any beta compare.
+        """
         self.eval()
-        rec, kl = self.negative_elbo_terms(self.prepare(x))
+        rec, kl = self.negative_elbo_terms(self.prepare(_as_float01(x)), self.condition(labels))
         self.train(True)
         return -(rec + kl).cpu()
 
@@ -107,22 +116,15 @@ class VAE(GenerativeModel):
     def reconstruct(self, x, labels=None) -> torch.Tensor:
         """Decode the posterior mean of each image; uint8 out."""
         self.eval()
-        mu, _ = self.encoder(self.prepare(_as_float01(x)))
-        out = to_uint8(torch.sigmoid(self.decoder(mu).float()))
+        cond = self.condition(labels)
+        mu, _ = self.encoder(self.prepare(_as_float01(x)), cond)
+        out = to_uint8(torch.sigmoid(self.decoder(mu, cond).float()))
         self.train(True)
         return out
 
-    @torch.no_grad()
     def sample(self, n, labels=None, generator=None, batch_size=512):
-        self.eval()
-        out = []
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            z = torch.randn(m, self.config.z_dim, generator=generator).to(self.device)
-            with self.autocast():
-                out.append(to_uint8(torch.sigmoid(self.decoder(z).float())))
-        self.train(True)
-        return torch.cat(out)
+        return self.decode_latents(lambda z, y: torch.sigmoid(self.decoder(z, self.condition(y)).float()),
+                                   n, self.config.z_dim, labels, generator, batch_size)
 
 
 def _as_float01(x) -> torch.Tensor:

@@ -20,7 +20,7 @@ class NLL(Metric):
         value = eval_set.nll_per_token
         if value is None:
             return []
-        bound = getattr(eval_set, "nll_is_bound", False)  # TextEvalSet.nll_is_bound, once the field exists
+        bound = eval_set.nll_is_bound
         sig = eval_set.signature(self.name, libs=("torch",), bound="elbo" if bound else "exact")
         what = "upper bound (negative ELBO)" if bound else "exact"
         return [
