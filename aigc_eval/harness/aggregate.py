@@ -33,3 +33,21 @@ def leaderboard_rows(cells: list[dict]) -> list[dict]:
                 row[key] = float(np.mean(vals))
         rows.append(row)
     return rows
+
+
+def validity_rows(cells: list[dict]) -> list[dict]:
+    """The metric-validity table per oracle world: every finished cell and every checkpoint is a point."""
+    from ..validity import TRUE_RATES, validity_table
+
+    points: dict[str, list[dict]] = {}
+    for cell in cells:
+        if cell["status"] != "done":
+            continue
+        final = dict(cell["metrics"])  # entries carry higher_is_better, which sets the expected sign
+        for point in [final] + [{k: v for k, v in c.items() if k != "step"} for c in cell.get("checkpoint_metrics", [])]:
+            if any(t in point for t in TRUE_RATES):
+                points.setdefault(cell["dataset"], []).append(point)
+    rows = []
+    for dataset, pts in points.items():
+        rows += [{"dataset": dataset, **row} for row in validity_table(pts) if row["n"] >= 3]
+    return rows

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import UserError
 from ..runtime import git_commit, library_versions, machine_info, setup_runtime
-from .aggregate import leaderboard_rows
+from .aggregate import leaderboard_rows, validity_rows
 from .context import get_context
 from .executor import LocalExecutor
 from .suite import Suite
@@ -115,11 +115,7 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
 
 
 def _add_validity(results: dict) -> None:
-    try:
-        from ..validity import validity_from_results
-    except ImportError:
-        return
-    table = validity_from_results(results)
+    table = validity_rows(results["cells"])
     if table:
         results["validity"] = table
 

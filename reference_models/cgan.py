@@ -1,0 +1,82 @@
+"""Class-conditional GAN: embedding-conditioned generator, projection discriminator
+(Miyato & Koyama 2018), hinge loss and spectral normalisation as in sngan.py.
+
+    G(z, y) = DCGAN generator applied to [z, e(y)]           (e: learned class embedding)
+    D(x, y) = ψ(φ(x)) + <v(y), φ(x)>                           (v: learned class embedding)
+
+The projection term is the paper's point: if p(y|x) is log-linear in φ(x), the optimal
+discriminator's log-density ratio is exactly a class-independent part ψ(φ(x)) plus an inner
+product of φ(x) with a per-class vector. Concatenating y to D's input or a hidden layer (the
+earlier practice) leaves that form to be learned, and trained worse in the paper. v is
+spectrally normalised like every other D layer.
+
+Training is SNGAN's train_step (sngan.py) with labels: the fakes of each step get the real
+batch's labels, so the generator sees the data's class frequencies. sample(n, labels) draws the
+requested classes (uniform random ones when labels is None).
+
+DEFAULTS: H and W must be divisible by 4. 16x16 digits need little capacity; 28x28 has 3x the
+pixels and 32x32 RGB 12x the values of 16x16 grey, so those get wider networks and larger z.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from aigc_eval.errors import UserError
+
+from .dcgan import Generator
+from .sngan import SNGAN, Discriminator
+
+
+@dataclass
+class ConditionalGANConfig:
+    z_dim: int = 32
+    embed_dim: int = 16  # size of the generator's class embedding e(y)
+    width: int = 32  # channels of the last generator / first discriminator block
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_dis: int = 1  # discriminator updates per generator update
+    ema_decay: float = 0.0  # 0 disables the EMA generator
+
+
+DEFAULTS = {
+    (1, 16, 16): ConditionalGANConfig(),
+    (1, 28, 28): ConditionalGANConfig(z_dim=64, embed_dim=32, width=64),
+    (3, 32, 32): ConditionalGANConfig(z_dim=128, embed_dim=64, width=64),
+}
+
+
+class ConditionalGenerator(Generator):
+    def __init__(self, z_dim, embed_dim, num_classes, width, image_shape):
+        super().__init__(z_dim + embed_dim, width, image_shape)
+        self.embed = nn.Embedding(num_classes, embed_dim)
+
+    def forward(self, z, y):
+        return super().forward(torch.cat([z, self.embed(y)], 1))
+
+
+class ProjectionDiscriminator(Discriminator):
+    def __init__(self, num_classes, width, image_shape):
+        super().__init__(width, image_shape)
+        self.embed = spectral_norm(nn.Embedding(num_classes, self.phi.dim))
+
+    def forward(self, x, y):
+        h = self.phi(x)
+        return self.psi(h).squeeze(1) + (self.embed(y) * h).sum(1)
+
+
+class ConditionalGAN(SNGAN):
+    conditional = True
+
+    def __init__(self, config: ConditionalGANConfig, image_shape, num_classes: int = 0):
+        if num_classes < 1:
+            raise UserError(f"model cgan needs a labelled dataset (num_classes >= 1), got {num_classes}")
+        super().__init__(config, image_shape, num_classes)
+
+    def build_networks(self, config, image_shape):
+        return (ConditionalGenerator(config.z_dim, config.embed_dim, self.num_classes, config.width, image_shape),
+                ProjectionDiscriminator(self.num_classes, config.width, image_shape))
