@@ -37,6 +37,11 @@ def default_config(model_cls, data_key):
     defaults = getattr(sys.modules[model_cls.__module__], "DEFAULTS", None)
     if defaults is None:
         return None
+    if data_key not in defaults and isinstance(data_key, tuple):
+        # The networks are channel-agnostic: the config for the same H x W serves grey and RGB alike.
+        same_size = [k for k in defaults if isinstance(k, tuple) and k[1:] == data_key[1:]]
+        if same_size:
+            data_key = same_size[0]
     if data_key not in defaults:
         raise UserError(f"model {model_cls.__name__} has no default config for data shape {data_key}; "
                         f"supported: {', '.join(map(str, defaults))}")

@@ -33,21 +33,29 @@ class Diverged(Exception):
     pass
 
 
+def resolve_config(spec, ds):
+    """The model's documented default for this data shape with the suite's overrides (None: calibration)."""
+    cls = MODELS.get(spec.model)
+    if getattr(cls, "calibration", False):
+        return None
+    if getattr(cls, "kind", "image") != ds.kind:
+        raise UserError(f"model {spec.model} is a {cls.kind} model but dataset {ds.name} is {ds.kind} data")
+    key = ds.image_shape if ds.kind == "image" else "text"
+    return apply_overrides(default_config(cls, key), spec.model_config, f"[models.{spec.model}]")
+
+
 def build_model(spec, ctx, runtime):
     cls = MODELS.get(spec.model)
     ds = ctx.dataset
-    if getattr(cls, "calibration", False):
+    config = resolve_config(spec, ds)
+    if config is None:
         return cls(ds, ctx.holdout, spec.seed), None
-    if getattr(cls, "kind", "image") != ds.kind:
-        raise UserError(f"model {spec.model} is a {cls.kind} model but dataset {ds.name} is {ds.kind} data")
     torch.manual_seed(spec.seed)
     if ds.kind == "image":
-        config = apply_overrides(default_config(cls, ds.image_shape), spec.model_config, f"[models.{spec.model}]")
         model = cls(config, ds.image_shape, ds.num_classes)
     else:
         from reference_models.text_base import Vocab
 
-        config = apply_overrides(default_config(cls, "text"), spec.model_config, f"[models.{spec.model}]")
         model = cls(config, Vocab.build(ds.train, ds.tokenize), ds.num_classes)
     model.setup(runtime.device, amp=runtime.amp, channels_last=runtime.channels_last)
     return model, config

@@ -11,6 +11,7 @@ from ..atomic import write_json
 from ..errors import UserError
 from ..runtime import git_commit, library_versions, machine_info, setup_runtime
 from .aggregate import leaderboard_rows, validity_rows
+from .cell import resolve_config
 from .context import get_context
 from .executor import LocalExecutor
 from .suite import Suite
@@ -64,6 +65,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     jobs = []
     for spec in suite.cells:
         ctx = contexts[spec.dataset]
+        resolve_config(spec, ctx.dataset)  # a config error stops the run before any cell trains
         config_hash = spec.config_hash(ctx.dataset.fingerprint(), runtime.device)
         jobs.append((spec, ctx, cells_dir / spec.dataset / f"{spec.model}-s{spec.seed}-{config_hash}"))
     t0 = time.perf_counter()
