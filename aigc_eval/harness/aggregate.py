@@ -36,15 +36,20 @@ def leaderboard_rows(cells: list[dict]) -> list[dict]:
 
 
 def validity_rows(cells: list[dict]) -> list[dict]:
-    """The metric-validity table per oracle world: every finished cell and every checkpoint is a point."""
+    """The metric-validity table per oracle world: every finished model cell and each of its earlier
+    checkpoints is a point. Calibration rows are left out: they sit at the extremes of every metric
+    and would make any proxy look valid on their own."""
     from ..validity import TRUE_RATES, validity_table
 
     points: dict[str, list[dict]] = {}
     for cell in cells:
-        if cell["status"] != "done":
+        if cell["status"] != "done" or cell["calibration"]:
             continue
         final = dict(cell["metrics"])  # entries carry higher_is_better, which sets the expected sign
-        for point in [final] + [{k: v for k, v in c.items() if k != "step"} for c in cell.get("checkpoint_metrics", [])]:
+        steps = cell.get("curves", {}).get("step") or [0]
+        earlier = [{k: v for k, v in c.items() if k != "step"} for c in cell.get("checkpoint_metrics", [])
+                   if c["step"] < steps[-1]]  # the last checkpoint is the final model, already a point
+        for point in [final] + earlier:
             if any(t in point for t in TRUE_RATES):
                 points.setdefault(cell["dataset"], []).append(point)
     rows = []
