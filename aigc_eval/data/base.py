@@ -12,8 +12,8 @@ from ..runtime import array_hash, stable_hash
 class ImageDataset:
     """uint8 images N x C x H x W with int64 class labels, already split into train and test.
 
-    `factors` optionally maps a factor name (e.g. "shape", "colour") to per-image int arrays for
-    the train and test split, for worlds whose ground truth is known.
+    `meta` describes the source; for worlds whose ground truth is known it also carries `world`
+    (e.g. "shapes") and what the world's oracle needs to rebuild itself.
     """
 
     name: str
