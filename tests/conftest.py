@@ -12,8 +12,10 @@ os.environ.setdefault("AIGC_EVAL_CACHE", tempfile.mkdtemp(prefix="aigc-eval-test
 
 def pytest_configure(config):
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 @pytest.fixture(scope="session")
