@@ -17,21 +17,13 @@ _FILE_MODE = _umask_mode()
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp):
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600 files; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return save_with(path, write)
 
 
 def write_text(path, text: str) -> Path:
@@ -62,7 +54,7 @@ def save_with(path, saver) -> Path:
     os.close(fd)
     try:
         saver(tmp)
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600 files; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -27,6 +27,7 @@ from .evaluate import evaluate_samples, make_grid_png, sample_model
 from .memory import peak_mb, reset_peak
 
 MAX_CURVE_POINTS = 200
+SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
 
 
 class Diverged(Exception):
@@ -175,6 +176,8 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
         samples, labels = sample_model(model, ctx, n, seed=spec.seed)
         result["wall"]["sample"] = round(time.perf_counter() - t0, 3)
         _save_samples(cell_dir, ctx, samples, labels)
+        if ctx.kind == "text":
+            result["sample_text"] = samples[:SAMPLE_TEXT_LINES]
         t0 = time.perf_counter()
         names = spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]
         scores = evaluate_samples(names, ctx, samples, labels, spec.seed, model=model, spec=spec)

@@ -100,10 +100,10 @@ def _png_data_uri(run_dir: Path, rel: str, where: str) -> str | None:
 
 
 def _sample_grids(run_dir: Path, results) -> list[dict]:
-    """One grid per (model, dataset): the lowest seed's sample PNG."""
+    """One grid per (model, dataset): the lowest seed's sample PNG, or its first sentences for text."""
     first: dict[tuple, tuple[int, dict]] = {}
     for i, cell in enumerate(results["cells"]):
-        if not cell.get("samples_png"):
+        if not cell.get("samples_png") and not cell.get("sample_text"):
             continue
         key = (cell["model"], cell["dataset"])
         if key not in first or cell["seed"] < first[key][1]["seed"]:
@@ -115,6 +115,10 @@ def _sample_grids(run_dir: Path, results) -> list[dict]:
             notes.append("one row per condition")
         if cell["calibration"]:
             notes.append("calibration row")
+        if cell.get("sample_text"):
+            grids.append({"model": model, "dataset": dataset, "notes": ", ".join(notes),
+                          "calibration": cell["calibration"], "text": cell["sample_text"]})
+            continue
         grids.append({"model": model, "dataset": dataset, "notes": ", ".join(notes),
                       "path": cell["samples_png"], "calibration": cell["calibration"],
                       "src": _png_data_uri(run_dir, cell["samples_png"],
