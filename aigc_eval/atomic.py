@@ -31,7 +31,7 @@ def write_text(path, text: str) -> Path:
 
 
 def write_json(path, obj) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(obj):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from .runtime import library_versions
 
 # Short keys for the libraries that can change a number.
-_LIB_KEYS = {"torch-fidelity": "tf", "torch": "torch", "sacrebleu": "sb", "rouge-score": "rs"}
+_LIB_KEYS = {"torch-fidelity": "tf", "torch": "torch", "sacrebleu": "sb", "rouge-score": "rs", "aigc-eval": "ae"}
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Signature:
     def build(cls, metric: str, libs=("torch-fidelity", "torch"), **fields) -> "Signature":
         versions = library_versions()
         merged = {k: v for k, v in fields.items() if v is not None}
-        for lib in libs:
+        for lib in (*libs, "aigc-eval"):  # our own version last: it defines every metric's code
             merged[_LIB_KEYS[lib]] = versions.get(lib, "none")
         return cls(metric, merged)
 

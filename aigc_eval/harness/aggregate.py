@@ -16,7 +16,7 @@ def leaderboard_rows(cells: list[dict]) -> list[dict]:
                "calibration": group[0]["calibration"], "conditional": group[0].get("conditional", False),
                "n_seeds": len(done), "seeds": [c["seed"] for c in done],
                "failed_seeds": [c["seed"] for c in group if c["status"] != "done"], "metrics": {}}
-        names = sorted({m for c in done for m in c["metrics"]})
+        names = list(dict.fromkeys(m for c in done for m in c["metrics"]))  # the suite's metric order
         for name in names:
             have = [c for c in done if name in c["metrics"]]
             values = [c["metrics"][name]["value"] for c in have]

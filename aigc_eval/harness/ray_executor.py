@@ -77,8 +77,8 @@ def lost_cell_result(spec, ctx, cell_dir: Path, error: str) -> dict:
 class SuiteProgress:
     """Cells done, running and failed over the whole suite, with an ETA from the completions so far.
 
-    Ray does not say which queued task has started, so `running` is the number of outstanding
-    tasks that fit the cluster's slots at once (CPUs / threads per cell, or GPUs).
+    The executor does not ask Ray which queued task has started, so `running` is the number of
+    outstanding tasks that fit the cluster's slots at once (CPUs / threads per cell, or GPUs).
     """
 
     def __init__(self, total: int, slots: int, show_bar: bool, log):
