@@ -140,6 +140,16 @@ def checkpoint_eval(model, spec, ctx, step: int) -> dict:
     return {"step": step, **{s.name: s.value for s in scores}}
 
 
+def new_result(spec, ctx, cell_dir: Path, status: str = "done", error: str | None = None) -> dict:
+    """A cell's result before it trains: also all that a cell that never ran reports."""
+    model_cls = MODELS.get(spec.model)
+    return {"model": spec.model, "dataset": spec.dataset, "seed": spec.seed, "kind": ctx.kind,
+            "calibration": bool(getattr(model_cls, "calibration", False)),
+            "conditional": bool(getattr(model_cls, "conditional", False)),
+            "config_hash": Path(cell_dir).name.rsplit("-", 1)[-1], "status": status, "error": error,
+            "wall": {}, "metrics": {}, "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
+
+
 def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_step=None, log=print) -> dict:
     """Train, sample and score one cell; return its result dict (see reports/SCHEMA.md)."""
     cell_dir = Path(cell_dir)
@@ -153,13 +163,7 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
         for name in ("checkpoint.pt", "cell.json"):
             (cell_dir / name).unlink(missing_ok=True)
     cell_dir.mkdir(parents=True, exist_ok=True)
-    model_cls = MODELS.get(spec.model)
-    result = {"model": spec.model, "dataset": spec.dataset, "seed": spec.seed, "kind": ctx.kind,
-              "calibration": bool(getattr(model_cls, "calibration", False)),
-              "conditional": bool(getattr(model_cls, "conditional", False)),
-              "config_hash": cell_dir.name.rsplit("-", 1)[-1], "status": "done", "error": None,
-              "wall": {}, "metrics": {},
-              "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
+    result = new_result(spec, ctx, cell_dir)
     reset_peak(runtime.device)
     try:
         model, config = build_model(spec, ctx, runtime)

@@ -20,7 +20,7 @@ from ..atomic import write_json
 from ..errors import UserError
 from ..models import MODELS
 from ..runtime import setup_runtime
-from .cell import run_cell
+from .cell import new_result, run_cell
 from .context import get_context
 
 DEFAULT_MAX_RETRIES = 2
@@ -63,15 +63,8 @@ def finished_result(cell_dir: Path) -> dict | None:
 
 
 def lost_cell_result(spec, ctx, cell_dir: Path, error: str) -> dict:
-    """The result of a cell whose task never returned one (its worker died on every attempt).
-
-    The same fields as run_cell's result before it trains, which is all a failed cell reports."""
-    model_cls = MODELS.get(spec.model)
-    return {"model": spec.model, "dataset": spec.dataset, "seed": spec.seed, "kind": ctx.kind,
-            "calibration": bool(getattr(model_cls, "calibration", False)),
-            "conditional": bool(getattr(model_cls, "conditional", False)),
-            "config_hash": cell_dir.name.rsplit("-", 1)[-1], "status": "failed", "error": error,
-            "wall": {}, "metrics": {}, "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
+    """The result of a cell whose task never returned one (its worker died on every attempt)."""
+    return new_result(spec, ctx, cell_dir, status="failed", error=error)
 
 
 class SuiteProgress:

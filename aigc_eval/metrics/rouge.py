@@ -21,13 +21,16 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 
 class SharedTokenizer(Tokenizer):
-    """rouge-score tokenizer object that lowercases and splits with aigc_eval.tokenize."""
+    """rouge-score tokenizer object: lowercase, split with aigc_eval.tokenize, drop punctuation-only
+    tokens. Like rouge-score's default it ignores punctuation (so scores equal it on ASCII text:
+    bench/test_bench_peers.py), but it keeps letters of every script, where the default keeps only
+    [a-z0-9] and scores identical Chinese strings 0."""
 
     def __init__(self, mode: str):
         self.mode = mode
 
     def tokenize(self, text: str) -> list[str]:
-        return tokenize(text.lower(), self.mode)
+        return [t for t in tokenize(text.lower(), self.mode) if any(c.isalnum() for c in t)]
 
 
 def reconstruction_pairs(eval_set: TextEvalSet) -> tuple[list[str], list[str]] | None:
