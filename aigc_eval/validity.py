@@ -34,7 +34,8 @@ TRUE_RATES = {"hallucination_rate": False, "factual_hallucination_rate": False,
               "ungrammatical_rate": False, "controllability": True, "oracle_rms": False}
 # Other oracle outputs and uncertainty columns: neither truths nor proxies.
 NOT_PROXIES = frozenset({"true_rate", "novelty", "factor_coverage", "factor_coverage_all", "oracle_memorization",
-                         "controllability_heldout", "kid_std"})
+                         "controllability_heldout", "kid_std", "cond_accuracy_sampling_std",
+                         "controllability_sampling_std"})
 # Direction of common proxies by name prefix, for points given as bare numbers.
 PROXY_HIGHER_IS_BETTER = {"precision": True, "recall": True, "density": True, "coverage": True, "fd": False,
                           "fid": False, "kid": False, "bleu": True, "self_bleu": False, "rouge": True,

@@ -74,3 +74,12 @@ def test_text_track_has_quality_diversity_curve_and_samples(smoke_run):
     html = (smoke_run[0] / "leaderboard.html").read_text()
     for section in ('id="samples"', 'id="plots"', 'id="signatures"', 'id="validity"'):
         assert section in html, section
+
+
+def test_conditional_models_report_spread_over_sampling_seeds(smoke_run):
+    _, results = smoke_run
+    for cell in (c for c in results["cells"] if c["model"] == "cvae"):
+        entry = cell["metrics"]["cond_accuracy_sampling_std"]
+        assert entry["value"] >= 0 and "sampling_seeds:" in entry["signature"]
+        assert entry["higher_is_better"] is False
+    assert all("cond_accuracy_sampling_std" not in c["metrics"] for c in results["cells"] if c["model"] == "vae")

@@ -23,7 +23,7 @@ from ..atomic import save_with, write_json, write_text
 from ..errors import UserError
 from ..models import MODELS, apply_overrides, default_config
 from ..samples import save_samples_npz
-from .evaluate import evaluate_samples, make_grid_png, sample_model
+from .evaluate import evaluate_samples, make_grid_png, sample_model, sampling_spread
 from .memory import peak_mb, reset_peak
 
 MAX_CURVE_POINTS = 200
@@ -185,6 +185,7 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
         t0 = time.perf_counter()
         names = spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]
         scores = evaluate_samples(names, ctx, samples, labels, spec.seed, model=model, spec=spec)
+        scores += sampling_spread(model, ctx, spec)
         result["metrics"] = {s.name: s.to_json() for s in scores}
         if ctx.kind == "text" and not result["calibration"]:
             from .evaluate import quality_diversity_curve

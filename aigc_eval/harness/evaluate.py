@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..metrics import ImageEvalSet, TextEvalSet, build_metric
+from ..signature import Score, Signature
 
 
 def requested_labels(model, ctx, n: int, seed: int):
@@ -74,6 +75,34 @@ def evaluate_samples(names, ctx, samples, labels, seed: int, model=None, spec=No
         reconstructions=_reconstructions(model, ctx) if model is not None else None,
         dataset_meta=ds.meta)
     return [s for m in metrics for s in m.compute(eval_set)]
+
+
+SAMPLING_SEEDS = 3  # extra sampling seeds for the controllability spread of conditional models
+
+
+def sampling_spread(model, ctx, spec) -> list:
+    """Seed sensitivity of controllability: the std over sampling seeds of conditional accuracy
+    (and, on shapes, of oracle controllability) for one trained model. The spread over training
+    seeds is the leaderboard's ± column; this one isolates the sampler."""
+    names = [m for m in ("cond_accuracy", "shapes_oracle") if m in spec.eval["image_metrics"]]
+    if ctx.kind != "image" or not getattr(model, "conditional", False) or not names:
+        return []
+    n = min(spec.eval["n_samples"], len(ctx.holdout[0]))
+    seeds = [spec.seed * 1000 + k for k in range(1, SAMPLING_SEEDS + 1)]
+    per_metric: dict[str, list] = {}
+    for s in seeds:
+        samples, labels = sample_model(model, ctx, n, seed=s)
+        for score in evaluate_samples(names, ctx, samples, labels, s):
+            if score.name in ("cond_accuracy", "controllability"):
+                per_metric.setdefault(score.name, []).append(score)
+    out = []
+    for name, scores in per_metric.items():
+        fields = dict(scores[0].signature.fields, seed=spec.seed, sampling_seeds=",".join(map(str, seeds)))
+        out.append(Score(f"{name}_sampling_std", float(np.std([x.value for x in scores], ddof=1)),
+                         Signature(f"{name}_sampling_std", fields), False,
+                         f"Std of {name} over {len(seeds)} sampling seeds of the same trained model "
+                         f"(lower is better: a controllable model does not swing with the seed)"))
+    return out
 
 
 def quality_diversity_curve(model, ctx, spec) -> list[dict]:

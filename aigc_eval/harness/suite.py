@@ -31,6 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .. import __version__
 from ..data import DATASETS
 from ..errors import UserError
 from ..metrics import METRICS
@@ -72,7 +73,10 @@ class CellSpec:
                 "model_config": self.model_config, "eval": self.eval}
 
     def config_hash(self, data_fingerprint: str, device: str) -> str:
-        return stable_hash({"cell": self.to_json(), "data": data_fingerprint, "device": device})
+        # The package version is part of the key: a release that changes a model or metric must not
+        # reuse cells finished by the previous one.
+        return stable_hash({"cell": self.to_json(), "data": data_fingerprint, "device": device,
+                            "aigc_eval": __version__})
 
 
 @dataclass
