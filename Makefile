@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Measured on the 2-core CI machine: 1 intra-op thread is fastest under contention (see README).
 THREADS ?= 1
 
-.PHONY: install demo test bench browser clean
+.PHONY: install demo test bench bench-gate browser clean
 
 install: $(STAMP)
 
@@ -29,9 +29,17 @@ demo: install
 test: install browser
 	$(BIN)/pytest -q tests
 
+# Benchmarks: JSON for the report's performance section in reports/bench/, plus pytest-benchmark's
+# own history (reports/bench/<machine>/) that `make bench-gate` compares against.
+BENCH_ARGS := -q bench --benchmark-only --benchmark-storage=file://reports/bench
 bench: install
 	mkdir -p reports/bench
-	$(BIN)/pytest -q bench --benchmark-only --benchmark-json=reports/bench/bench-$$(date -u +%Y%m%d-%H%M%S).json
+	$(BIN)/pytest $(BENCH_ARGS) --benchmark-autosave \
+	  --benchmark-json=reports/bench/bench-$$(date -u +%Y%m%d-%H%M%S).json
+
+# Speed regressions: fail when a benchmark's median is 25% slower than the last saved run.
+bench-gate: install
+	$(BIN)/pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
 
 clean:
 	rm -rf $(VENV) reports/cells reports/latest *.egg-info
