@@ -28,19 +28,12 @@ from torch.nn.utils.parametrizations import spectral_norm
 from aigc_eval.errors import UserError
 
 from .dcgan import Generator
-from .sngan import SNGAN, Discriminator
+from .sngan import SNGAN, Discriminator, SNGANConfig
 
 
 @dataclass
-class ConditionalGANConfig:
-    z_dim: int = 32
+class ConditionalGANConfig(SNGANConfig):
     embed_dim: int = 16  # size of the generator's class embedding e(y)
-    width: int = 32  # channels of the last generator / first discriminator block
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_dis: int = 1  # discriminator updates per generator update
-    ema_decay: float = 0.0  # 0 disables the EMA generator
 
 
 DEFAULTS = {
