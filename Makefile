@@ -24,7 +24,7 @@ browser:
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
 demo: install
-	$(BIN)/aigc-eval run --suite default --threads $(THREADS)
+	$(BIN)/aigc-eval run --suite default --threads $(THREADS) --baseline reports/baseline/default/results.json
 
 test: install browser
 	$(BIN)/pytest -q tests

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", default=None, help="Ray cluster address (auto or HOST:PORT); default starts a local one")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-history", action="store_true", help="do not append this run to OUT/history.sqlite")
+    run.add_argument("--baseline", default=None,
+                     help="results.json (or run folder) to diff against in the report; regressions are marked")
     _add_runtime_args(run)
 
     sub.add_parser("list", help="list datasets, models, metrics and suites")
@@ -77,7 +79,7 @@ def _run(args) -> int:
         suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
         data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
-        history=not args.no_history, log=lambda msg: print(msg, file=sys.stderr))
+        history=not args.no_history, baseline=args.baseline, log=lambda msg: print(msg, file=sys.stderr))
     _print_summary(run_dir, results)
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -25,5 +26,6 @@ def smoke_run(tmp_path_factory):
     from aigc_eval.harness.suite import load_suite
 
     out = tmp_path_factory.mktemp("smoke-reports")
+    baseline = Path(__file__).resolve().parents[1] / "reports" / "baseline" / "results.json"
     return run_suite(load_suite("smoke"), out_root=out, device="cpu", threads=1, progress=False,
-                     log=lambda msg: None)
+                     baseline=baseline, log=lambda msg: None)

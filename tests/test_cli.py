@@ -35,6 +35,7 @@ def test_list_names_everything():
     (["run", "--suite", "smoke", "--device", "cuda"], ["--device cuda"]),
     (["run", "--suite", "smoke", "--threads", "0"], ["--threads"]),
     (["score", "--generated", "nope.npz", "--reference", "digits"], ["nope.npz does not exist"]),
+    (["run", "--suite", "smoke", "--baseline", "nobase.json"], ["--baseline", "nobase.json: no such file"]),
     (["score", "--generated", "x.npz", "--reference", "imagenet"], ["--reference imagenet"]),
 ])
 def test_user_errors_are_one_line(tmp_path, args, fragments):

@@ -72,7 +72,7 @@ def test_text_track_has_quality_diversity_curve_and_samples(smoke_run):
     assert all(len(c["qd_curve"]) == 2 for c in lm)
     assert all(c["sample_text"] and all(isinstance(s, str) for s in c["sample_text"]) for c in lm)
     html = (smoke_run[0] / "leaderboard.html").read_text()
-    for section in ('id="samples"', 'id="plots"', 'id="signatures"', 'id="validity"'):
+    for section in ('id="samples"', 'id="plots"', 'id="signatures"', 'id="validity"', 'id="diff"', 'id="history"'):
         assert section in html, section
 
 

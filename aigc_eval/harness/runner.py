@@ -51,9 +51,13 @@ def _point_latest(out_root: Path, run_dir: Path) -> None:
 
 def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, data_root=None,
               inception_weights=None, executor="local", ray_address=None, force=False, progress=True,
-              history=True, log=print) -> tuple[Path, dict]:
+              history=True, baseline=None, log=print) -> tuple[Path, dict]:
     t_start = time.perf_counter()
     out_root = Path(out_root)
+    if baseline is not None:  # read before any training, so that a bad path costs nothing
+        from ..gate import load_results
+
+        baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
     runtime = setup_runtime(device, threads)
     phases = {}
@@ -78,11 +82,12 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
         cell["samples_png_source"] = str(cell_dir / "grid.png")
     suite_info = {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash}
     return finish_run(out_root, suite_info, cells, contexts, runtime, phases, t_start,
-                      executor=executor, history=history, log=log)
+                      executor=executor, history=history, baseline=baseline, log=log)
 
 
 def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: dict, runtime, phases: dict,
-               t_start: float, executor: str = "local", history: bool = True, log=print) -> tuple[Path, dict]:
+               t_start: float, executor: str = "local", history: bool = True, baseline: dict | None = None,
+               log=print) -> tuple[Path, dict]:
     """Cells -> reports/<run-id>/ with results.json, leaderboard and report; point reports/latest at it."""
     t0 = time.perf_counter()
     run_dir = _new_run_dir(Path(out_root), suite_info["name"], suite_info["config_hash"])
@@ -112,7 +117,7 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
     results["phases"] = phases
     t0 = time.perf_counter()
     write_json(run_dir / "results.json", results)
-    _write_report(run_dir, results, Path(out_root), history, log)
+    _write_report(run_dir, results, Path(out_root), history, baseline)
     phases["report"] = round(time.perf_counter() - t0, 3)
     phases["total"] = round(time.perf_counter() - t_start, 3)
     write_json(run_dir / "results.json", results)
@@ -126,7 +131,7 @@ def _add_validity(results: dict) -> None:
         results["validity"] = table
 
 
-def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, log) -> None:
+def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, baseline: dict | None) -> None:
     series = None
     if history:
         from ..history import append_run, history_series_for
@@ -136,4 +141,4 @@ def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, l
         series = history_series_for(db, results)
     from ..report import write_report
 
-    write_report(run_dir, results, history_series=series)
+    write_report(run_dir, results, history_series=series, baseline=baseline)
