@@ -185,3 +185,25 @@ def test_without_ray_installed_it_is_a_user_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
     with pytest.raises(UserError, match=r"pip install 'aigc-eval\[ray\]'"):
         RayExecutor()
+
+
+def test_smoke_suite_on_ray_equals_local(cluster, smoke_run, tmp_path):
+    """The whole smoke suite through `--executor ray` gives exactly the local executor's numbers."""
+    from aigc_eval.harness.runner import run_suite
+    from aigc_eval.harness.suite import load_suite
+
+    _, local = smoke_run
+    _, remote = run_suite(load_suite("smoke"), out_root=tmp_path, device="cpu", threads=1, executor="ray",
+                          progress=False, history=False, log=lambda msg: None)
+    assert remote["executor"] == "ray"
+
+    def by_cell(results):
+        return {(c["model"], c["dataset"], c["seed"]): c for c in results["cells"]}
+
+    local_cells, remote_cells = by_cell(local), by_cell(remote)
+    assert local_cells.keys() == remote_cells.keys()
+    for key, cell in remote_cells.items():
+        assert cell["status"] == "done", (key, cell["error"])
+        assert {k: v["value"] for k, v in cell["metrics"].items()} == \
+               {k: v["value"] for k, v in local_cells[key]["metrics"].items()}, key
+        assert cell.get("curves") == local_cells[key].get("curves"), key
