@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", choices=["local", "ray"], help="run cells here or on a Ray cluster")
     run.add_argument("--ray-address", default=None, help="Ray cluster address (auto or HOST:PORT); default starts a local one")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--compile", action="store_true", help="torch.compile every network (worth it for long GPU runs)")
     run.add_argument("--no-history", action="store_true", help="do not append this run to OUT/history.sqlite")
     run.add_argument("--baseline", default=None,
                      help="results.json (or run folder) to diff against in the report; regressions are marked")
@@ -77,6 +78,7 @@ def _run(args) -> int:
     suite = load_suite(args.suite, seeds=seeds)
     run_dir, results = run_suite(
         suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
+        compile=args.compile,
         data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
         history=not args.no_history, baseline=args.baseline, log=lambda msg: print(msg, file=sys.stderr))

@@ -27,6 +27,7 @@ class Runtime:
     threads: int
     amp: bool  # bf16 autocast; CUDA only
     channels_last: bool  # CUDA only
+    compile: bool = False  # torch.compile each network (opt-in: compiling costs minutes on the CPU)
 
     def record(self) -> dict:
         return asdict(self)
@@ -44,7 +45,7 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-def setup_runtime(device: str = "auto", threads: int | None = None) -> Runtime:
+def setup_runtime(device: str = "auto", threads: int | None = None, compile: bool = False) -> Runtime:
     """Pick the device and pin the thread count; both are recorded with every result."""
     import torch
 
@@ -63,7 +64,7 @@ def setup_runtime(device: str = "auto", threads: int | None = None) -> Runtime:
     on_cuda = dev == "cuda"
     if on_cuda:
         torch.backends.cudnn.benchmark = True
-    return Runtime(device=dev, threads=threads, amp=on_cuda, channels_last=on_cuda)
+    return Runtime(device=dev, threads=threads, amp=on_cuda, channels_last=on_cuda, compile=compile)
 
 
 def seed_everything(seed: int) -> None:

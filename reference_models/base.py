@@ -47,14 +47,18 @@ class GenerativeModel(nn.Module):
         self.ema: nn.Module | None = None
 
     # -- set-up -------------------------------------------------------------------------
-    def setup(self, device: str = "cpu", amp: bool = False, channels_last: bool = False):
-        """Move to `device`. bf16 autocast and channels_last are used only on CUDA."""
+    def setup(self, device: str = "cpu", amp: bool = False, channels_last: bool = False, compile: bool = False):
+        """Move to `device`. bf16 autocast and channels_last are used only on CUDA. `compile` wraps
+        each network's forward in torch.compile in place (state_dict keys, and so checkpoints, stay the same)."""
         self.device = torch.device(device)
         self.amp = amp and self.device.type == "cuda"
         self.channels_last = channels_last and self.device.type == "cuda"
         self.to(self.device)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+        if compile:
+            for network in self.children():
+                network.compile()
         return self
 
     def autocast(self):

@@ -140,8 +140,8 @@ class TextGenerativeModel(GenerativeModel):
         self.max_len = max_len
         self.steps_done = 0  # train_step calls so far; schedules (KL annealing, GAN phases) read it
 
-    def setup(self, device: str = "cpu", amp: bool = False, channels_last: bool = False):
-        return super().setup(device, amp=False, channels_last=False)
+    def setup(self, device: str = "cpu", amp: bool = False, channels_last: bool = False, compile: bool = False):
+        return super().setup(device, amp=False, channels_last=False, compile=compile)
 
     def encode(self, sentences) -> torch.Tensor:
         return self.vocab.encode_batch(sentences, self.max_len).to(self.device)

@@ -125,3 +125,19 @@ def test_builtin_suites_parse_and_unknown_suite_lists_them():
         assert load_suite(name).cells
     with pytest.raises(UserError, match="built-in suites: .*smoke"):
         load_suite("nosuch")
+
+
+@pytest.mark.slow
+def test_compiled_networks_train_like_eager_ones(tmp_path, ctx):
+    """--compile wraps each network in torch.compile in place: same losses (to float tolerance), and
+    the checkpoint keeps the eager state_dict keys."""
+    raw = {"train": {"steps": 3, "batch_size": 16, "checkpoint_every": 3},
+           "eval": {"n_samples": 20, "image_metrics": [], "checkpoint_metrics": []},
+           "datasets": [{"name": "digits", "models": ["vae"]}]}
+    spec = parse_suite(raw, "t").cells[0]
+    eager = run_cell(spec, ctx, tmp_path / "eager", setup_runtime("cpu", 1), progress=False)
+    compiled = run_cell(spec, ctx, tmp_path / "compiled", setup_runtime("cpu", 1, compile=True), progress=False)
+    assert compiled["status"] == "done", compiled["error"]
+    np.testing.assert_allclose(compiled["curves"]["loss"], eager["curves"]["loss"], rtol=1e-4)
+    keys = lambda d: set(torch.load(d / "checkpoint.pt", weights_only=True)["model"]["model"])  # noqa: E731
+    assert keys(tmp_path / "compiled") == keys(tmp_path / "eager")

@@ -58,7 +58,7 @@ def build_model(spec, ctx, runtime):
         from reference_models.text_base import Vocab
 
         model = cls(config, Vocab.build(ds.train, ds.tokenize), ds.num_classes)
-    model.setup(runtime.device, amp=runtime.amp, channels_last=runtime.channels_last)
+    model.setup(runtime.device, amp=runtime.amp, channels_last=runtime.channels_last, compile=runtime.compile)
     return model, config
 
 

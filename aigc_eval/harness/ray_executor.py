@@ -36,8 +36,8 @@ def _import_ray():
     return ray
 
 
-def run_cell_task(spec, source: dict, cell_dir: str, device: str, threads: int, force: bool,
-                  models: dict) -> tuple[dict, list[str]]:
+def run_cell_task(spec, source: dict, cell_dir: str, device: str, threads: int, compile_networks: bool,
+                  force: bool, models: dict) -> tuple[dict, list[str]]:
     """The body of one Ray task: rebuild runtime and context in the worker, run the cell.
 
     `models` carries the classes of the cell's models, so models registered only in the driver
@@ -46,7 +46,7 @@ def run_cell_task(spec, source: dict, cell_dir: str, device: str, threads: int, 
     for name, cls in models.items():
         if name not in MODELS:
             MODELS.register(name, cls)
-    runtime = setup_runtime(device, threads)
+    runtime = setup_runtime(device, threads, compile=compile_networks)
     lines: list[str] = []
     ctx = get_context(**source, log=lines.append)  # cached per worker process by get_context
     result = run_cell(spec, ctx, cell_dir, runtime, force=force, progress=False, log=lines.append)
@@ -174,7 +174,8 @@ class RayExecutor:
         # Workers may start in another folder: give them absolute paths.
         source = {**ctx.source, **{k: str(Path(ctx.source[k]).resolve())
                                    for k in ("data_root", "inception_weights") if ctx.source.get(k)}}
-        return task.remote(spec, source, str(cell_dir.resolve()), runtime.device, runtime.threads, force,
+        return task.remote(spec, source, str(cell_dir.resolve()), runtime.device, runtime.threads, runtime.compile,
+                           force,
                            {spec.model: MODELS.get(spec.model)})
 
     def _run_tasks(self, jobs, todo, results, runtime, force, progress, log) -> None:

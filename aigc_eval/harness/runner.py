@@ -49,7 +49,8 @@ def _point_latest(out_root: Path, run_dir: Path) -> None:
     os.replace(tmp, link)
 
 
-def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, data_root=None,
+def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, compile=False,
+              data_root=None,
               inception_weights=None, executor="local", ray_address=None, force=False, progress=True,
               history=True, baseline=None, log=print) -> tuple[Path, dict]:
     t_start = time.perf_counter()
@@ -59,7 +60,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
 
         baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
-    runtime = setup_runtime(device, threads)
+    runtime = setup_runtime(device, threads, compile=compile)
     phases = {}
 
     t0 = time.perf_counter()
