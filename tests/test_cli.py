@@ -68,3 +68,27 @@ def test_score_nan_samples_and_wrong_shape(tmp_path):
     assert_user_error(cli("score", "--generated", str(tmp_path / "big.npz"), "--reference", "digits",
                           "--out", str(tmp_path / "o")), "big.npz", "3x32x32", "1x16x16")
     assert not list((tmp_path / "o").glob("*/results.json")) if (tmp_path / "o").exists() else True
+
+
+def test_score_images_and_text_write_the_same_report(tmp_path):
+    import json
+
+    from aigc_eval.data import load_dataset
+
+    digits = load_dataset("digits")
+    np.savez(tmp_path / "copies.npz", samples=digits.train_x[:200].transpose(0, 2, 3, 1))
+    proc = cli("score", "--generated", str(tmp_path / "copies.npz"), "--reference", "digits",
+               "--out", str(tmp_path / "img"))
+    assert proc.returncode == 0, proc.stderr
+    cell = json.loads((tmp_path / "img" / "latest" / "results.json").read_text())["cells"][0]
+    assert cell["model"] == "copies.npz" and cell["metrics"]["memorization"]["value"] == 1.0
+    assert "n_gen:200" in cell["metrics"]["fd_digits-cnn"]["signature"]
+    assert (tmp_path / "img" / "latest" / "leaderboard.html").is_file()
+
+    (tmp_path / "gen.txt").write_text("alice likes bob .\n你好 世界\n", encoding="utf-8")
+    (tmp_path / "ref.txt").write_text("alice likes bob .\n你好 世界\n", encoding="utf-8")
+    proc = cli("score", "--generated", str(tmp_path / "gen.txt"), "--reference", str(tmp_path / "ref.txt"),
+               "--out", str(tmp_path / "txt"))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "txt" / "latest" / "results.json").read_text())["cells"][0]["metrics"]
+    assert metrics["rouge1"]["value"] == 1.0 and metrics["chrf"]["value"] == 100.0
