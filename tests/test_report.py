@@ -384,3 +384,23 @@ def test_same_results_give_the_same_page(report_source, report):
     again = render_html(report["dir"], with_hostile_model(results),
                         history_series=build_history(results), baseline=build_baseline(results))
     assert again == report["html"]
+
+
+def test_a_model_whose_every_seed_failed_still_gets_a_report(report_source, tmp_path):
+    from aigc_eval.harness.aggregate import leaderboard_rows
+    from aigc_eval.report import validate_results, write_report
+
+    _, results = report_source
+    broken = {k: v for k, v in results.items()}
+    cell = {**results["cells"][0], "model": "broken", "status": "failed", "error": "RuntimeError: boom",
+            "metrics": {}}
+    broken["cells"] = results["cells"] + [cell]
+    broken["leaderboard"] = leaderboard_rows(broken["cells"])
+    validate_results(broken)
+    row = next(r for r in broken["leaderboard"] if r["model"] == "broken")
+    assert row["n_seeds"] == 0 and row["failed_seeds"] == [cell["seed"]]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    paths = write_report(run_dir, {**broken, "cells": [{k: v for k, v in c.items() if k != "samples_png"}
+                                                      for c in broken["cells"]]})
+    assert "RuntimeError: boom" in paths["html"].read_text()

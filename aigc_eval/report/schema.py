@@ -84,8 +84,8 @@ _LEADERBOARD_ROW = {
         "dataset": {"type": "string", "minLength": 1},
         "kind": {"enum": ["image", "text"]},
         "calibration": {"type": "boolean"},
-        "n_seeds": {"type": "integer", "minimum": 1},
-        "seeds": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+        "n_seeds": {"type": "integer", "minimum": 0},
+        "seeds": {"type": "array", "items": {"type": "integer"}, "minItems": 0},
         "metrics": {
             "type": "object",
             "additionalProperties": {
