@@ -193,7 +193,10 @@ class RayExecutor:
                     status.finished(jobs[i][0].name, results[i])
         except BaseException:  # Ctrl-C, or a UserError from a cell: stop the rest, keep what finished
             for ref in pending:
-                ray.cancel(ref)
+                # force=True kills the worker process. A plain cancel raises KeyboardInterrupt inside
+                # the task, which can land mid-import (torch lazily imports sympy) and leave a
+                # half-initialised module that breaks every later task of that reused worker.
+                ray.cancel(ref, force=True)
             raise
         finally:
             status.close()
