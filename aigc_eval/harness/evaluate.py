@@ -59,7 +59,7 @@ def evaluate_samples(names, ctx, samples, labels, seed: int, model=None, spec=No
                 generated=samples, reference=ctx.reference[0], reference_labels=ctx.reference[1],
                 train=ds.train_x, extractor=ext, seed=seed, labels=labels, reconstructions=recon,
                 dataset_meta=ds.meta, reference_features_cache=ctx.features(ext, "reference"),
-                train_features_cache=ctx.features(ext, "train"))
+                train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
             # The first extractor is the primary one; extra extractors (Inception) add FD/FID only.
             for metric in metrics if i == 0 else [m for m in metrics if m.name == "fd"]:
                 scores += metric.compute(eval_set)

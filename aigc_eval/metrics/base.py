@@ -8,6 +8,7 @@ every metric that reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 from functools import cached_property
 
 import numpy as np
@@ -34,8 +35,10 @@ class ImageEvalSet:
     reconstructions: np.ndarray | None = None
     dataset_meta: dict = field(default_factory=dict)
     # Features of the reference and train sets are shared across models: pass them in when known.
+    # The train set's may be a zero-argument callable, so that they are extracted only when a metric
+    # asks (memorization in feature space) — the training set can be 60k images.
     reference_features_cache: dict | None = None
-    train_features_cache: dict | None = None
+    train_features_cache: "dict | Callable[[], dict] | None" = None
 
     @cached_property
     def gen(self) -> dict:
@@ -48,7 +51,10 @@ class ImageEvalSet:
 
     @cached_property
     def train_feats(self) -> dict:
-        return self.train_features_cache or self.extractor.extract(self.train)
+        cache = self.train_features_cache
+        if callable(cache):
+            cache = cache()
+        return cache or self.extractor.extract(self.train)
 
     def signature(self, metric: str, **extra) -> Signature:
         return Signature.build(metric, ext=self.extractor.tag, n_gen=len(self.generated),
