@@ -112,11 +112,7 @@ def load_corpus_dataset(data_root=None, subdir: str | None = None, tokenize: str
     """The `corpus` dataset: train and test files from --data-root (see the module docstring)."""
     if tokenize != "auto" and tokenize not in MODES:
         raise UserError(f"corpus: option tokenize must be auto, {' or '.join(MODES)}; got {tokenize!r}")
-    root = require_root("corpus", data_root, LAYOUT)
-    if subdir is not None:
-        root = root / subdir
-        if not root.is_dir():
-            raise UserError(f"corpus: {root} (--data-root plus option subdir) is not a folder")
+    root = require_root("corpus", data_root, LAYOUT, subdir)
     train, test = (load_corpus(_split_file(root, split)) for split in ("train", "test"))
     if (train.labels is None) != (test.labels is None):
         unlabelled = train if train.labels is None else test

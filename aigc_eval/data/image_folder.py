@@ -29,11 +29,7 @@ def load_image_folder(data_root=None, subdir: str | None = None, test_fraction: 
     check_limit("folder", limit)
     if not 0 < test_fraction < 1:
         raise UserError(f"folder: option test_fraction must be between 0 and 1, got {test_fraction!r}")
-    root = require_root("folder", data_root, LAYOUT)
-    if subdir is not None:
-        root = root / subdir
-        if not root.is_dir():
-            raise UserError(f"folder: {root} (--data-root plus option subdir) is not a folder")
+    root = require_root("folder", data_root, LAYOUT, subdir)
     paths, labels, class_names = _find_labelled_images(root)
     x = read_images(paths)
     y = np.asarray(labels, dtype=np.int64)

@@ -16,13 +16,18 @@ from ..errors import UserError
 SPLIT_SEED = 0
 
 
-def require_root(dataset: str, data_root, layout: str) -> Path:
-    """The --data-root folder; `layout` says what the dataset expects inside it."""
+def require_root(dataset: str, data_root, layout: str, subdir: str | None = None) -> Path:
+    """The --data-root folder (or its `subdir`, so that one root can hold several datasets);
+    `layout` says what the dataset expects inside it."""
     if data_root is None:
         raise UserError(f"{dataset}: needs --data-root DIR with {layout}; nothing is downloaded")
     root = Path(data_root)
     if not root.is_dir():
         raise UserError(f"{dataset}: --data-root {root} is not a folder; expected a folder with {layout}")
+    if subdir is not None:
+        root = root / subdir
+        if not root.is_dir():
+            raise UserError(f"{dataset}: {root} (--data-root plus option subdir) is not a folder")
     return root
 
 
