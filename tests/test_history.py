@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sqlite3
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -108,6 +109,28 @@ def test_concurrent_appends_from_two_processes_all_land_once(digits, tmp_path):
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM leaderboard").fetchone()[0] == 24 * 4
         assert con.execute("SELECT COUNT(*) FROM cell_metrics").fetchone()[0] == 24 * 8
+
+
+def _append_on_cue(dbs, start, worker):
+    """Append one run to each database at the same wall-clock instant as the other workers."""
+    out = []
+    for k, db in enumerate(dbs):
+        time.sleep(max(0.0, start + 0.05 * k - time.time()))
+        out.append(append_run(db, {"run_id": f"w{worker}", "created": "2026-11-28T13:00:00Z",
+                                   "cells": [], "leaderboard": []}))
+    return out
+
+
+def test_processes_racing_to_create_a_fresh_history_all_succeed(tmp_path):
+    # SQLite answers "locked" at once, without waiting, while another process switches a new file to
+    # WAL; before the set-up was retried this failed on about one fresh file in five.
+    dbs = [tmp_path / f"h{k}" / "history.sqlite" for k in range(20)]
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        start = time.time() + 5.0  # after the spawned interpreters have started
+        appended = list(pool.map(_append_on_cue, [dbs] * 4, [start] * 4, range(4)))
+    assert appended == [[True] * len(dbs)] * 4
+    for db in dbs:
+        assert [r["run_id"] for r in list_runs(db)] == ["w3", "w2", "w1", "w0"]
 
 
 def test_list_runs_and_metric_series_follow_creation_time(digits, tmp_path):
