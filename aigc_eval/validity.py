@@ -26,16 +26,18 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from .errors import UserError
+from .worlds.shapes import FACTORS
 
 # The exact rates of the oracle worlds, with whether higher is better. oracle_rms (shapes: median
 # distance to the nearest valid rendering) is not a rate but still ranks models whose rates
 # saturate at 1, as every image model's hallucination_rate does at the CPU suite's budgets.
 TRUE_RATES = {"hallucination_rate": False, "factual_hallucination_rate": False,
-              "ungrammatical_rate": False, "controllability": True, "oracle_rms": False}
+              "ungrammatical_rate": False, "controllability": True, "factor_match": True, "oracle_rms": False}
 # Other oracle outputs and uncertainty columns: neither truths nor proxies.
 NOT_PROXIES = frozenset({"true_rate", "novelty", "factor_coverage", "factor_coverage_all", "oracle_memorization",
                          "controllability_heldout", "kid_std", "cond_accuracy_sampling_std",
-                         "controllability_sampling_std"})
+                         "controllability_sampling_std", "factor_match_heldout",
+                         *(f"factor_match_{factor}" for factor in FACTORS)})
 # Direction of common proxies by name prefix, for points given as bare numbers.
 PROXY_HIGHER_IS_BETTER = {"precision": True, "recall": True, "density": True, "coverage": True, "fd": False,
                           "fid": False, "kid": False, "bleu": True, "self_bleu": False, "rouge": True,

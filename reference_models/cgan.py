@@ -4,6 +4,11 @@
     G(z, y) = DCGAN generator applied to [z, e(y)]           (e: learned class embedding)
     D(x, y) = ψ(φ(x)) + <v(y), φ(x)>                           (v: learned class embedding)
 
+When the label is a tuple of factors (`factor_sizes`, e.g. the shapes world's shape x colour x
+size x position), e and v are sums of one vector per factor value (base.FactorEmbedding), so a
+combination held out of training is still a sum of trained vectors; with plain classes they are
+ordinary class embeddings.
+
 The projection term is the paper's point: if p(y|x) is log-linear in φ(x), the optimal
 discriminator's log-density ratio is exactly a class-independent part ψ(φ(x)) plus an inner
 product of φ(x) with a per-class vector. Concatenating y to D's input or a hidden layer (the
@@ -27,6 +32,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from aigc_eval.errors import UserError
 
+from .base import FactorEmbedding
 from .dcgan import Generator
 from .sngan import SNGAN, Discriminator, SNGANConfig
 
@@ -44,18 +50,19 @@ DEFAULTS = {
 
 
 class ConditionalGenerator(Generator):
-    def __init__(self, z_dim, embed_dim, num_classes, width, image_shape):
+    def __init__(self, z_dim, embed_dim, factor_sizes, width, image_shape):
         super().__init__(z_dim + embed_dim, width, image_shape)
-        self.embed = nn.Embedding(num_classes, embed_dim)
+        self.embed = FactorEmbedding(factor_sizes, embed_dim)
 
     def forward(self, z, y):
         return super().forward(torch.cat([z, self.embed(y)], 1))
 
 
 class ProjectionDiscriminator(Discriminator):
-    def __init__(self, num_classes, width, image_shape):
+    def __init__(self, factor_sizes, width, image_shape):
         super().__init__(width, image_shape)
-        self.embed = spectral_norm(nn.Embedding(num_classes, self.phi.dim))
+        self.embed = FactorEmbedding(factor_sizes, self.phi.dim)
+        spectral_norm(self.embed.table)
 
     def forward(self, x, y):
         h = self.phi(x)
@@ -65,11 +72,11 @@ class ProjectionDiscriminator(Discriminator):
 class ConditionalGAN(SNGAN):
     conditional = True
 
-    def __init__(self, config: ConditionalGANConfig, image_shape, num_classes: int = 0):
+    def __init__(self, config: ConditionalGANConfig, image_shape, num_classes: int = 0, factor_sizes=None):
         if num_classes < 1:
             raise UserError(f"model cgan needs a labelled dataset (num_classes >= 1), got {num_classes}")
-        super().__init__(config, image_shape, num_classes)
+        super().__init__(config, image_shape, num_classes, factor_sizes)
 
     def build_networks(self, config, image_shape):
-        return (ConditionalGenerator(config.z_dim, config.embed_dim, self.num_classes, config.width, image_shape),
-                ProjectionDiscriminator(self.num_classes, config.width, image_shape))
+        return (ConditionalGenerator(config.z_dim, config.embed_dim, self.factor_sizes, config.width, image_shape),
+                ProjectionDiscriminator(self.factor_sizes, config.width, image_shape))

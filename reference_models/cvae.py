@@ -5,6 +5,9 @@
 The label enters as a one-hot vector concatenated to the encoder's flattened conv features and
 to z before the decoder (vae.Encoder/Decoder with cond_dim = num_classes). Because the decoder is
 told the class, z only has to carry style, so sample(n, labels) draws the requested class.
+When the label is a tuple of factors (`factor_sizes`, as in the shapes world), the condition is
+one one-hot per factor, concatenated (4 + 5 + 2 + 9 = 20 values for shapes, not 360), so a
+combination held out of training is made of factor values the decoder has seen.
 
 Everything else is vae.VAE: this file only says how labels become the condition. Labels are
 required in train_step, elbo and reconstruct; sample() draws uniform labels when none are given.
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 
 from aigc_eval.errors import UserError
 
+from .base import factor_rows
 from .vae import VAE, VAEConfig
 
 
@@ -39,10 +43,11 @@ DEFAULTS = {
 class ConditionalVAE(VAE):
     conditional = True
 
-    def __init__(self, config: ConditionalVAEConfig, image_shape, num_classes: int = 0):
+    def __init__(self, config: ConditionalVAEConfig, image_shape, num_classes: int = 0, factor_sizes=None):
         if num_classes < 1:
             raise UserError(f"model cvae needs a labelled dataset (num_classes >= 1), got {num_classes}")
-        super().__init__(config, image_shape, num_classes)
+        super().__init__(config, image_shape, num_classes, factor_sizes)
 
     def condition(self, labels) -> torch.Tensor:
-        return F.one_hot(self.check_labels(labels), self.num_classes).float()
+        rows = factor_rows(self.check_labels(labels), self.factor_sizes)
+        return F.one_hot(rows, sum(self.factor_sizes)).sum(1).float()

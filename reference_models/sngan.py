@@ -86,8 +86,8 @@ class Discriminator(nn.Module):
 
 
 class SNGAN(GenerativeModel):
-    def __init__(self, config: SNGANConfig, image_shape, num_classes: int = 0):
-        super().__init__(image_shape, num_classes)
+    def __init__(self, config: SNGANConfig, image_shape, num_classes: int = 0, factor_sizes=None):
+        super().__init__(image_shape, num_classes, factor_sizes)
         self.config = config
         self.G, self.D = self.build_networks(config, image_shape)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))

@@ -68,11 +68,11 @@ class Decoder(nn.Module):
 
 
 class VAE(GenerativeModel):
-    def __init__(self, config: VAEConfig, image_shape, num_classes: int = 0):
-        super().__init__(image_shape, num_classes)
+    def __init__(self, config: VAEConfig, image_shape, num_classes: int = 0, factor_sizes=None):
+        super().__init__(image_shape, num_classes, factor_sizes)
         self.config = config
-        # The conditional VAE (cvae.py) feeds a one-hot label to both networks; this one feeds nothing.
-        cond_dim = num_classes if self.conditional else 0
+        # The conditional VAE (cvae.py) feeds one one-hot per label factor to both networks; this one nothing.
+        cond_dim = sum(self.factor_sizes) if self.conditional else 0
         self.encoder = Encoder(config.z_dim, config.width, image_shape, cond_dim)
         self.decoder = Decoder(config.z_dim, config.width, image_shape, cond_dim)
         self.opt = torch.optim.Adam(self.parameters(), lr=config.lr)

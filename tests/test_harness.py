@@ -141,3 +141,28 @@ def test_compiled_networks_train_like_eager_ones(tmp_path, ctx):
     np.testing.assert_allclose(compiled["curves"]["loss"], eager["curves"]["loss"], rtol=1e-4)
     keys = lambda d: set(torch.load(d / "checkpoint.pt", weights_only=True)["model"]["model"])  # noqa: E731
     assert keys(tmp_path / "compiled") == keys(tmp_path / "eager")
+
+
+def test_conditional_models_get_the_datasets_label_factors(runtime):
+    from types import SimpleNamespace
+
+    from aigc_eval.data import load_dataset
+    from aigc_eval.harness.cell import build_model
+
+    datasets = [{"name": "shapes", "models": ["cvae", "cgan", "dcgan"]}, {"name": "digits", "models": ["cvae"]}]
+    suite = parse_suite({"name": "t", "seeds": [0], "datasets": datasets}, "test-suite")
+    contexts = {name: SimpleNamespace(dataset=load_dataset(name)) for name in ("shapes", "digits")}
+    built = {(s.model, s.dataset): build_model(s, contexts[s.dataset], runtime)[0].factor_sizes
+             for s in suite.cells}
+    assert built == {("cvae", "shapes"): (4, 5, 2, 9), ("cgan", "shapes"): (4, 5, 2, 9),
+                     ("dcgan", "shapes"): (360,), ("cvae", "digits"): (10,)}
+
+
+def test_a_cell_finished_by_other_code_is_not_reused(tmp_path, monkeypatch):
+    import aigc_eval.harness.suite as suite_module
+
+    spec = _suite().cells[0]
+    before = spec.config_hash("data", "cpu")
+    assert spec.config_hash("data", "cpu") == before
+    monkeypatch.setattr(suite_module, "code_fingerprint", lambda: "edited-model")
+    assert spec.config_hash("data", "cpu") != before

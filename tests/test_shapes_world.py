@@ -242,6 +242,24 @@ def test_controllability_of_requested_combinations(shapes):
     assert "controllability_heldout" not in got
 
 
+def test_factor_match_counts_each_requested_factor_even_on_invalid_samples(shapes):
+    world = ShapesWorld.from_meta(shapes.meta)
+    factors = world.factors_of(shapes.test_y)
+    recoloured = factors.copy()
+    recoloured[:, 1] = (recoloured[:, 1] + 1) % len(FACTORS["colour"])
+    got = scores(eval_set(shapes, shapes.test_x, labels=world.label_of(recoloured)))
+    assert got["controllability"] == 0.0 and got["factor_match_colour"] == 0.0
+    assert min(got[f"factor_match_{f}"] for f in ("shape", "size", "position")) >= 0.99
+    assert got["factor_match"] == pytest.approx(0.75, abs=0.01)
+    assert got["factor_match_heldout"] >= 0.74
+    # Heavy noise makes every sample invalid; the requested colour still shows through.
+    rng = np.random.default_rng(0)
+    noisy = np.clip(shapes.test_x + rng.normal(0, 40, shapes.test_x.shape), 0, 255).astype(np.uint8)
+    blurred = scores(eval_set(shapes, noisy, labels=shapes.test_y))
+    assert blurred["hallucination_rate"] == 1.0 and blurred["controllability"] == 0.0
+    assert blurred["factor_match_colour"] >= 0.95 and blurred["factor_match"] > 0.5
+
+
 def test_metric_ignores_other_worlds_and_rejects_wrong_image_sizes(shapes):
     assert build_metric("shapes_oracle").compute(eval_set(shapes, shapes.test_x, meta={"world": "facts"})) == []
     with pytest.raises(UserError, match="image_size=16"):

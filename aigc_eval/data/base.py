@@ -41,6 +41,13 @@ class ImageDataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def factor_sizes(self) -> tuple[int, ...] | None:
+        """Sizes of the label's factors when a label is a factor tuple's row-major index (shapes:
+        4 x 5 x 2 x 9); None when labels are plain classes. Conditional models embed factors."""
+        sizes = self.meta.get("factor_sizes")
+        return tuple(sizes) if sizes else None
+
     def fingerprint(self) -> str:
         """Content hash of the data itself: caches and config hashes key on it."""
         return array_hash(self.train_x, self.train_y, self.test_x, self.test_y)

@@ -53,7 +53,8 @@ def build_model(spec, ctx, runtime):
         return cls(ds, ctx.holdout, spec.seed), None
     torch.manual_seed(spec.seed)
     if ds.kind == "image":
-        model = cls(config, ds.image_shape, ds.num_classes)
+        factored = {"factor_sizes": ds.factor_sizes} if cls.conditional and ds.factor_sizes else {}
+        model = cls(config, ds.image_shape, ds.num_classes, **factored)
     else:
         from reference_models.text_base import Vocab
 

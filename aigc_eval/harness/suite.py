@@ -36,7 +36,7 @@ from ..data import DATASETS
 from ..errors import UserError
 from ..metrics import METRICS
 from ..models import MODELS
-from ..runtime import stable_hash
+from ..runtime import code_fingerprint, stable_hash
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 TRAIN_KEYS = {"steps", "batch_size", "checkpoint_every"}
@@ -73,10 +73,10 @@ class CellSpec:
                 "model_config": self.model_config, "eval": self.eval}
 
     def config_hash(self, data_fingerprint: str, device: str) -> str:
-        # The package version is part of the key: a release that changes a model or metric must not
-        # reuse cells finished by the previous one.
+        # The version and the source code are part of the key: a cell finished by code that differs
+        # in a model or metric must not be reused.
         return stable_hash({"cell": self.to_json(), "data": data_fingerprint, "device": device,
-                            "aigc_eval": __version__})
+                            "aigc_eval": __version__, "code": code_fingerprint()})
 
 
 @dataclass

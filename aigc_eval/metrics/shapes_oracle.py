@@ -19,6 +19,11 @@ of all generated samples, so they share one denominator:
 - controllability (conditional models): valid and showing exactly the requested combination;
   controllability_heldout: the same over requests for held-out combinations only (omitted when
   none were requested).
+- factor_match (conditional models): the share of requested factor values (shape, colour, size,
+  position) that the sample's nearest clean rendering shows, valid or not, averaged over factors;
+  factor_match_<factor> per factor, factor_match_heldout over held-out requests. Where every
+  sample is invalid and controllability is 0, these still say which factors a model obeys
+  (chance: 1/4, 1/5, 1/2, 1/9).
 
 Other datasets get no scores. The signature names the oracle by canvas, noise and threshold.
 """
@@ -28,7 +33,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..signature import Signature
-from ..worlds.shapes import NUM_COMBINATIONS, ShapesWorld
+from ..worlds.shapes import FACTORS, NUM_COMBINATIONS, ShapesWorld
 from .base import ImageEvalSet, Metric
 from .neighbours import as_tensor, distance_blocks
 
@@ -91,6 +96,15 @@ class ShapesOracle(Metric):
             if asked_heldout.any():
                 scores.append(self.score("controllability_heldout", hit[asked_heldout].mean(), sig, True,
                                          "controllability over requests for combinations held out of training"))
+            matched = ShapesWorld.factors_of(found.labels) == ShapesWorld.factors_of(requested)  # N x 4
+            scores.append(self.score("factor_match", matched.mean(), sig, True,
+                                     "share of requested factor values that the nearest clean rendering shows"))
+            scores += [self.score(f"factor_match_{factor}", matched[:, i].mean(), sig, True,
+                                  f"share of samples whose nearest clean rendering has the requested {factor}")
+                       for i, factor in enumerate(FACTORS)]
+            if asked_heldout.any():
+                scores.append(self.score("factor_match_heldout", matched[asked_heldout].mean(), sig, True,
+                                         "factor_match over requests for combinations held out of training"))
         return scores
 
     @staticmethod

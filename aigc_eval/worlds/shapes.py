@@ -145,7 +145,7 @@ class ShapesWorld:
     def meta(self) -> dict:
         """JSON-able description; ShapesWorld.from_meta(meta) rebuilds the same world."""
         return {"world": "shapes", "image_size": self.image_size, "noise_sigma": self.noise_sigma,
-                "max_shift": self.max_shift, "factor_names": list(FACTORS),
+                "max_shift": self.max_shift, "factor_names": list(FACTORS), "factor_sizes": list(FACTOR_SHAPE),
                 "factor_values": {k: list(v) for k, v in FACTORS.items()},
                 "held_out_rules": [dict(r) for r in HELD_OUT],
                 "heldout_labels": self.heldout_labels().tolist()}
