@@ -166,3 +166,22 @@ def test_a_cell_finished_by_other_code_is_not_reused(tmp_path, monkeypatch):
     assert spec.config_hash("data", "cpu") == before
     monkeypatch.setattr(suite_module, "code_fingerprint", lambda: "edited-model")
     assert spec.config_hash("data", "cpu") != before
+
+
+def test_requested_labels_reach_held_out_shapes_combinations_with_fewer_samples_than_classes():
+    from types import SimpleNamespace
+
+    from aigc_eval.data import load_dataset
+    from aigc_eval.harness.evaluate import requested_labels
+    from aigc_eval.worlds.shapes import FACTOR_SHAPE, ShapesWorld
+
+    conditional = SimpleNamespace(conditional=True)
+    shapes = SimpleNamespace(dataset=load_dataset("shapes"))
+    labels = requested_labels(conditional, shapes, 180, seed=0)
+    assert len(np.unique(labels)) == 180
+    assert np.isin(labels, shapes.dataset.meta["heldout_labels"]).sum() == 13
+    factors = ShapesWorld.factors_of(labels)
+    assert [len(np.unique(factors[:, i])) for i in range(4)] == list(FACTOR_SHAPE)
+    digits = SimpleNamespace(dataset=load_dataset("digits"))
+    assert np.bincount(requested_labels(conditional, digits, 180, seed=0)).tolist() == [18] * 10
+    assert requested_labels(SimpleNamespace(conditional=False), digits, 180, seed=0) is None
