@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from aigc_eval.errors import UserError

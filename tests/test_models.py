@@ -153,7 +153,6 @@ def test_cvae_reconstruct_and_elbo_take_labels():
 
 @pytest.mark.parametrize("name", ["dcgan", "vae", "wgan_gp", "sngan", "beta_vae"])
 def test_unconditional_models_ignore_labels(name):
-    shape = (1, 16, 16)
     model = build(name)
     assert not model.conditional
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
