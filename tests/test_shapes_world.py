@@ -260,6 +260,37 @@ def test_factor_match_counts_each_requested_factor_even_on_invalid_samples(shape
     assert blurred["factor_match_colour"] >= 0.95 and blurred["factor_match"] > 0.5
 
 
+def test_cond_factor_accuracy_reads_each_factor_from_the_classifier_marginal(shapes):
+    from aigc_eval.features.classifier import classifier_extractor
+    from aigc_eval.metrics.cond_accuracy import factor_accuracy
+
+    extractor = classifier_extractor(shapes, log=lambda msg: None)  # ~7 s, cached per test session
+    world = ShapesWorld.from_meta(shapes.meta)
+
+    def accuracies(labels, meta=shapes.meta):
+        got = build_metric("cond_accuracy").compute(ImageEvalSet(
+            generated=shapes.test_x, reference=shapes.test_x, reference_labels=shapes.test_y, train=shapes.train_x,
+            extractor=extractor, labels=labels, dataset_meta=meta))
+        return {s.name: s.value for s in got}
+
+    right = accuracies(shapes.test_y)
+    # Measured on the test split: combination accuracy 0.804; marginals shape 0.804 (its errors are
+    # all in the shape), colour 1.0, size 0.915, position 0.981.
+    assert right["cond_factor_accuracy"] > right["cond_accuracy"] >= 0.7
+    recoloured = world.factors_of(shapes.test_y)
+    recoloured[:, 1] = (recoloured[:, 1] + 1) % len(FACTORS["colour"])
+    wrong_colour = accuracies(world.label_of(recoloured))
+    assert wrong_colour["cond_accuracy"] < 0.01
+    # Only the colour requests changed, and the classifier reads colour without error: one factor in four lost.
+    assert wrong_colour["cond_factor_accuracy"] == pytest.approx(right["cond_factor_accuracy"] - 0.25, abs=0.01)
+    assert set(accuracies(shapes.test_y, meta={})) == {"cond_accuracy"}  # plain classes: no factors to read
+    # The marginal of a one-hot "logit" over combinations is that combination's factors.
+    logits = np.full((2, NUM_COMBINATIONS), -30.0)
+    logits[[0, 1], [7, 300]] = 30.0
+    assert factor_accuracy(logits, np.array([7, 300]), (4, 5, 2, 9)) == 1.0
+    assert factor_accuracy(logits, np.array([300, 7]), (4, 5, 2, 9)) == 0.0  # differ in every factor
+
+
 def test_metric_ignores_other_worlds_and_rejects_wrong_image_sizes(shapes):
     assert build_metric("shapes_oracle").compute(eval_set(shapes, shapes.test_x, meta={"world": "facts"})) == []
     with pytest.raises(UserError, match="image_size=16"):
