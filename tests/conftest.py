@@ -1,4 +1,5 @@
-"""Shared test set-up: one thread (as in CI), a private extractor cache, and one real smoke run."""
+"""Shared test set-up: one thread (as in CI), a private extractor cache, the digits dataset and
+classifier, and one real smoke run."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,21 @@ def pytest_configure(config):
 
     torch.set_num_threads(1)
     threadpool_limits(1)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from aigc_eval.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_extractor(digits):
+    """The suite's digits classifier: ~5 s to train, then cached for the session."""
+    from aigc_eval.features.classifier import classifier_extractor
+
+    return classifier_extractor(digits, log=lambda msg: None)
 
 
 @pytest.fixture(scope="session")

@@ -12,31 +12,19 @@ import torch
 import torch_fidelity
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from aigc_eval.data import load_dataset
-from aigc_eval.features.classifier import classifier_extractor
 from aigc_eval.features.fidelity import TensorImages, register_with_torch_fidelity
 from aigc_eval.metrics import ImageEvalSet, build_metric
 
 SEED = 7
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def extractor(digits):
-    return classifier_extractor(digits, log=lambda msg: None)
-
-
-def test_registration_is_once_per_weights_hash_and_keeps_the_requested_feature_order(extractor, digits):
-    name = register_with_torch_fidelity(extractor)
-    assert register_with_torch_fidelity(extractor) == name
-    assert extractor.weights_hash in name
+def test_registration_is_once_per_weights_hash_and_keeps_the_requested_feature_order(digits_extractor, digits):
+    name = register_with_torch_fidelity(digits_extractor)
+    assert register_with_torch_fidelity(digits_extractor) == name
+    assert digits_extractor.weights_hash in name
     cls = FEATURE_EXTRACTORS_REGISTRY[name]
     batch = torch.from_numpy(digits.test_x[:5])
-    expected = extractor.extract(digits.test_x[:5])
+    expected = digits_extractor.extract(digits.test_x[:5])
     for order in (["features", "logits"], ["logits", "features"], ["logits"]):
         outputs = cls(name, order).eval()(batch)
         assert len(outputs) == len(order)
@@ -52,16 +40,16 @@ def degraded(images, seed):
 
 
 @pytest.mark.parametrize("case", ["train-vs-test", "degraded-vs-test"])
-def test_fd_kid_prc_equal_torch_fidelity_calculate_metrics(extractor, digits, case):
+def test_fd_kid_prc_equal_torch_fidelity_calculate_metrics(digits_extractor, digits, case):
     generated = digits.train_x[:400] if case == "train-vs-test" else degraded(digits.train_x[:300], 1)
     reference = digits.test_x
     eval_set = ImageEvalSet(generated=generated, reference=reference, reference_labels=digits.test_y,
-                            train=digits.train_x, extractor=extractor, seed=SEED)
+                            train=digits.train_x, extractor=digits_extractor, seed=SEED)
     ours = {s.name: s.value for name in ("fd", "kid", "prc") for s in build_metric(name).compute(eval_set)}
     subset_size = min(1000, len(generated), len(reference))
     theirs = torch_fidelity.calculate_metrics(
         input1=TensorImages(generated), input2=TensorImages(reference),
-        feature_extractor=register_with_torch_fidelity(extractor), fid=True, kid=True, prc=True,
+        feature_extractor=register_with_torch_fidelity(digits_extractor), fid=True, kid=True, prc=True,
         kid_subset_size=subset_size, rng_seed=SEED, batch_size=500, cuda=False, save_cpu_ram=True,
         cache=False, verbose=False)
     assert ours["fd_digits-cnn"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-6)

@@ -20,13 +20,6 @@ from aigc_eval.history import (append_run, compare_command, history_command, his
 from aigc_eval.signature import Score, Signature
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from aigc_eval.data import load_dataset
-
-    return load_dataset("digits")
-
-
 def make_run(data, run_id, created, blur=0.0, seeds=(0, 1), n=300, failed_seed=None):
     """Two "models" (noisy copies of real digits) scored by the gap between their mean image and
     the test split's (lower is better) and their ink fraction (higher is better)."""

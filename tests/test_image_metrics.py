@@ -13,25 +13,13 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from aigc_eval.data import load_dataset
 from aigc_eval.errors import UserError
-from aigc_eval.features.classifier import classifier_extractor
 from aigc_eval.metrics import METRICS, ImageEvalSet, build_metric
 from aigc_eval.metrics.fd import covariance, frechet_distance, frechet_distance_from_features
 from aigc_eval.metrics.prc import precision_recall_density_coverage
 from aigc_eval.metrics.recon import psnr_per_image, ssim_per_image
 
 IMAGE_METRICS = ["fd", "kid", "prc", "recon", "mode_coverage", "feature_diversity", "memorization", "cond_accuracy"]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def extractor(digits):
-    return classifier_extractor(digits, log=lambda msg: None)
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +31,12 @@ def halves(digits):
 
 
 @pytest.fixture(scope="module")
-def make_set(digits, extractor, halves):
+def make_set(digits, digits_extractor, halves):
     (ref_x, ref_y), _ = halves
 
     def make(generated, **kwargs):
         return ImageEvalSet(generated=generated, reference=ref_x, reference_labels=ref_y, train=digits.train_x,
-                            extractor=extractor, seed=0, **kwargs)
+                            extractor=digits_extractor, seed=0, **kwargs)
 
     return make
 
@@ -107,16 +95,16 @@ def test_fd_handles_singular_covariances_like_dead_relu_units():
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_fd_score_ranks_real_data_above_noise(make_set, halves, extractor):
+def test_fd_score_ranks_real_data_above_noise(make_set, halves, digits_extractor):
     _, (held_x, _) = halves
     noise = np.random.default_rng(0).integers(0, 256, held_x.shape, dtype=np.uint8)
     real, = build_metric("fd").compute(make_set(held_x))
     bad, = build_metric("fd").compute(make_set(noise))
-    assert real.name == bad.name == extractor.metric_name == "fd_digits-cnn"
+    assert real.name == bad.name == digits_extractor.metric_name == "fd_digits-cnn"
     assert 0 < real.value < bad.value / 10
     assert not real.higher_is_better and real.description
     fields = real.signature.fields
-    assert fields["ext"] == extractor.tag and fields["n_gen"] == len(held_x) and fields["n_ref"] == 180
+    assert fields["ext"] == digits_extractor.tag and fields["n_gen"] == len(held_x) and fields["n_ref"] == 180
 
 
 # -- KID --------------------------------------------------------------------------------------
@@ -242,10 +230,10 @@ def test_memorization_rejects_a_bad_quantile():
 
 
 # -- conditional accuracy -----------------------------------------------------------------------
-def test_cond_accuracy_is_the_classifier_accuracy_on_real_images(make_set, digits, extractor):
+def test_cond_accuracy_is_the_classifier_accuracy_on_real_images(make_set, digits, digits_extractor):
     assert build_metric("cond_accuracy").compute(make_set(digits.test_x)) == []
     right, = build_metric("cond_accuracy").compute(make_set(digits.test_x, labels=digits.test_y))
-    assert right.value == pytest.approx(extractor.info["test_accuracy"])
+    assert right.value == pytest.approx(digits_extractor.info["test_accuracy"])
     wrong, = build_metric("cond_accuracy").compute(make_set(digits.test_x, labels=(digits.test_y + 1) % 10))
     assert wrong.value < 0.05
 

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from aigc_eval.data import load_dataset
 from aigc_eval.errors import UserError
 from aigc_eval.features.fidelity import INCEPTION_FILE, inception_extractor
 from aigc_eval.metrics import ImageEvalSet, build_metric
@@ -49,11 +48,6 @@ def weights_file(tmp_path_factory):
     assert len(state) == 566 and sum(v.numel() for k, v in state.items() if "num_batches" not in k) == 23_885_392
     torch.save(state, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def test_inception_extractor_runs_grey_images_end_to_end(weights_file, digits):

@@ -214,20 +214,6 @@ def test_discriminator_layers_have_unit_spectral_norm(name):
 
 # -- learning on real digits ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def digits():
-    from aigc_eval.data import load_dataset
-
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def digits_classifier(digits):
-    from aigc_eval.features.classifier import classifier_extractor
-
-    return classifier_extractor(digits, log=lambda msg: None)  # ~5 s, cached per test session
-
-
 def test_vae_elbo_improves_and_beta_squeezes_the_kl(digits):
     shape = digits.image_shape
     kl = {}
@@ -259,10 +245,10 @@ def class_accuracy(model, classifier, n=500):
     # at 200 steps it is still 0.27-0.67, so 300 keeps a margin.
     ("cgan", {"width": 16}, 32),
 ])
-def test_conditional_samples_show_the_requested_digit(name, overrides, batch_size, digits, digits_classifier):
+def test_conditional_samples_show_the_requested_digit(name, overrides, batch_size, digits, digits_extractor):
     model = build(name, digits.image_shape, **overrides)
     model.train(digits.train_x, digits.train_y, steps=300, batch_size=batch_size, seed=0)
-    accuracy = class_accuracy(model, digits_classifier)
+    accuracy = class_accuracy(model, digits_extractor)
     assert accuracy > 0.5, accuracy  # chance is 0.1
 
 
