@@ -123,9 +123,16 @@ def quality_diversity_curve(model, ctx, spec) -> list[dict]:
 
 
 def make_grid_png(samples: np.ndarray, labels=None, rows: int = 8, cols: int = 8, scale: int = 2) -> bytes:
-    """A PNG grid of samples; for conditional samples one row per requested label."""
+    """A PNG grid of samples; for conditional samples one row per requested label.
+
+    When no label was requested twice (shapes: 180 requests over 360 combinations) one row per
+    label would be one thin column, so the grid is filled row by row in label order instead.
+    """
     from PIL import Image
 
+    if labels is not None and np.bincount(labels).max() < 2:
+        order = np.argsort(labels, kind="stable")
+        samples, labels = samples[order], None
     if labels is not None:
         picked = []
         for lab in sorted(set(labels.tolist()))[:rows]:
