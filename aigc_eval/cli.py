@@ -15,6 +15,18 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _workers(text: str):
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {text!r}")
+    return n
+
+
 def _add_runtime_args(p):
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where to train and score (auto: cuda if present)")
@@ -37,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cells-dir", default=None, help="where cell folders live (default OUT/cells); finished cells are reused")
     run.add_argument("--force", action="store_true", help="re-run cells even when a finished result exists")
     run.add_argument("--executor", default="local", choices=["local", "ray"], help="run cells here or on a Ray cluster")
+    run.add_argument("--workers", type=_workers, default="auto",
+                     help="local executor: cells run at once, each in its own worker process with --threads "
+                          "threads (default auto: min(cells to run, CPUs / threads, memory); 1: in this process); "
+                          "recorded")
     run.add_argument("--ray-address", default=None, help="Ray cluster address (auto or HOST:PORT); default starts a local one")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--compile", action="store_true", help="torch.compile every network (worth it for long GPU runs)")
@@ -81,7 +97,8 @@ def _run(args) -> int:
         compile=args.compile,
         data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
-        history=not args.no_history, baseline=args.baseline, log=lambda msg: print(msg, file=sys.stderr))
+        history=not args.no_history, baseline=args.baseline, workers=args.workers,
+        log=lambda msg: print(msg, file=sys.stderr))
     _print_summary(run_dir, results)
     return 0
 

@@ -11,17 +11,11 @@ Results come back as task results, so the driver alone writes history and report
 """
 from __future__ import annotations
 
-import json
 import os
-import time
 from pathlib import Path
 
-from ..atomic import write_json
 from ..errors import UserError
-from ..models import MODELS
-from ..runtime import setup_runtime
-from .cell import new_result, run_cell
-from .context import get_context
+from .executor import SuiteProgress, cells_to_run, lost_cell_result, run_cell_task, task_args
 
 DEFAULT_MAX_RETRIES = 2
 # Environment the workers need to see as the driver does: the extractor cache and data locations.
@@ -34,81 +28,6 @@ def _import_ray():
     except ImportError:
         raise UserError("--executor ray: Ray is not installed; pip install 'aigc-eval[ray]'") from None
     return ray
-
-
-def run_cell_task(spec, source: dict, cell_dir: str, device: str, threads: int, compile_networks: bool,
-                  force: bool, models: dict) -> tuple[dict, list[str]]:
-    """The body of one Ray task: rebuild runtime and context in the worker, run the cell.
-
-    `models` carries the classes of the cell's models, so models registered only in the driver
-    (a user script's own model) run too. Log lines come back with the result for the driver to print.
-    """
-    for name, cls in models.items():
-        if name not in MODELS:
-            MODELS.register(name, cls)
-    runtime = setup_runtime(device, threads, compile=compile_networks)
-    lines: list[str] = []
-    ctx = get_context(**source, log=lines.append)  # cached per worker process by get_context
-    result = run_cell(spec, ctx, cell_dir, runtime, force=force, progress=False, log=lines.append)
-    return result, lines
-
-
-def finished_result(cell_dir: Path) -> dict | None:
-    """The cell's stored result when it is done (visible here only with shared storage), else None."""
-    path = cell_dir / "cell.json"
-    if not path.is_file():
-        return None
-    result = json.loads(path.read_text())
-    return {**result, "cached": True} if result.get("status") == "done" else None
-
-
-def lost_cell_result(spec, ctx, cell_dir: Path, error: str) -> dict:
-    """The result of a cell whose task never returned one (its worker died on every attempt)."""
-    return new_result(spec, ctx, cell_dir, status="failed", error=error)
-
-
-class SuiteProgress:
-    """Cells done, running and failed over the whole suite, with an ETA from the completions so far.
-
-    The executor does not ask Ray which queued task has started, so `running` is the number of
-    outstanding tasks that fit the cluster's slots at once (CPUs / threads per cell, or GPUs).
-    """
-
-    def __init__(self, total: int, slots: int, show_bar: bool, log):
-        self.total, self.slots, self.log = total, max(slots, 1), log
-        self.done = self.failed = 0
-        self.t0 = time.perf_counter()
-        self.bar = None
-        if show_bar and total:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="cells", unit="cell", dynamic_ncols=True)
-            self.bar.set_postfix(self.counts())
-
-    def counts(self) -> dict:
-        outstanding = self.total - self.done - self.failed
-        return {"done": self.done, "running": min(outstanding, self.slots), "failed": self.failed}
-
-    def eta_s(self) -> float | None:
-        finished = self.done + self.failed
-        return None if not finished else (time.perf_counter() - self.t0) / finished * (self.total - finished)
-
-    def finished(self, name: str, result: dict) -> None:
-        if result["status"] == "done":
-            self.done += 1
-        else:
-            self.failed += 1
-        counts, eta = self.counts(), self.eta_s()
-        if self.bar is not None:
-            self.bar.set_postfix(counts, refresh=False)
-            self.bar.update(1)
-        state = result["status"] if result["status"] == "done" else f"{result['status']}: {result['error']}"
-        summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-        self.log(f"[{self.done + self.failed}/{self.total}] {name}: {state} ({summary}, ETA {eta:.0f}s)")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 class RayExecutor:
@@ -150,13 +69,7 @@ class RayExecutor:
 
     def run(self, jobs, runtime, force=False, progress=True, log=print) -> list[dict]:
         """jobs: list of (spec, ctx, cell_dir). Returns one result dict per job, in job order."""
-        results: list[dict | None] = [None] * len(jobs)
-        if not force:
-            for i, (_, _, cell_dir) in enumerate(jobs):
-                results[i] = finished_result(Path(cell_dir))
-        todo = [i for i, r in enumerate(results) if r is None]
-        if len(todo) < len(jobs):
-            log(f"{len(jobs) - len(todo)} of {len(jobs)} cells already done; running {len(todo)} on Ray")
+        results, todo = cells_to_run(jobs, force, log, "on Ray")
         if not todo:
             return results
         owns_cluster = self._connect()
@@ -171,12 +84,7 @@ class RayExecutor:
         resources = {"num_gpus": 1} if runtime.device == "cuda" else {"num_cpus": runtime.threads}
         task = task.options(**resources, max_retries=self.max_retries, retry_exceptions=False,
                             runtime_env={"env_vars": self.env_vars}, name=spec.name)
-        # Workers may start in another folder: give them absolute paths.
-        source = {**ctx.source, **{k: str(Path(ctx.source[k]).resolve())
-                                   for k in ("data_root", "inception_weights") if ctx.source.get(k)}}
-        return task.remote(spec, source, str(cell_dir.resolve()), runtime.device, runtime.threads, runtime.compile,
-                           force,
-                           {spec.model: MODELS.get(spec.model)})
+        return task.remote(*task_args(spec, ctx, cell_dir, runtime, force))
 
     def _run_tasks(self, jobs, todo, results, runtime, force, progress, log) -> None:
         ray = self.ray
@@ -217,7 +125,4 @@ class RayExecutor:
             for line in lines:
                 log(line)
             return result
-        result = lost_cell_result(spec, ctx, Path(cell_dir), error)
-        Path(cell_dir).mkdir(parents=True, exist_ok=True)
-        write_json(Path(cell_dir) / "cell.json", result)
-        return result
+        return lost_cell_result(spec, ctx, Path(cell_dir), error)

@@ -20,10 +20,13 @@ from .suite import Suite
 SCHEMA_VERSION = 1
 
 
-def _executor(name: str, ray_address=None):
+def _executor(name: str, ray_address=None, workers=1):
     if name == "local":
-        return LocalExecutor()
+        return LocalExecutor(workers)
     if name == "ray":
+        if workers not in (1, "auto"):
+            raise UserError(f"--workers {workers}: only for --executor local; Ray runs as many cells at "
+                            "once as the cluster has room for")
         from .ray_executor import RayExecutor
 
         return RayExecutor(address=ray_address)
@@ -52,7 +55,8 @@ def _point_latest(out_root: Path, run_dir: Path) -> None:
 def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, compile=False,
               data_root=None,
               inception_weights=None, executor="local", ray_address=None, force=False, progress=True,
-              history=True, baseline=None, log=print) -> tuple[Path, dict]:
+              history=True, baseline=None, workers=1, log=print) -> tuple[Path, dict]:
+    """workers: worker processes of the local executor, an integer or "auto" (the CLI's default)."""
     t_start = time.perf_counter()
     out_root = Path(out_root)
     if baseline is not None:  # read before any training, so that a bad path costs nothing
@@ -61,6 +65,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
         baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
     runtime = setup_runtime(device, threads, compile=compile)
+    cell_executor = _executor(executor, ray_address, workers)  # a bad --executor/--workers costs nothing
     phases = {}
 
     t0 = time.perf_counter()
@@ -75,7 +80,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
         config_hash = spec.config_hash(ctx.dataset.fingerprint(), runtime.device)
         jobs.append((spec, ctx, cells_dir / spec.dataset / f"{spec.model}-s{spec.seed}-{config_hash}"))
     t0 = time.perf_counter()
-    cells = _executor(executor, ray_address).run(jobs, runtime, force=force, progress=progress, log=log)
+    cells = cell_executor.run(jobs, runtime, force=force, progress=progress, log=log)
     phases["cells"] = round(time.perf_counter() - t0, 3)
 
     for cell, (spec, ctx, cell_dir) in zip(cells, jobs):
@@ -83,13 +88,16 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
         cell["samples_png_source"] = str(cell_dir / "grid.png")
     suite_info = {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash}
     return finish_run(out_root, suite_info, cells, contexts, runtime, phases, t_start,
-                      executor=executor, history=history, baseline=baseline, log=log)
+                      executor=executor, workers=getattr(cell_executor, "workers_used", None), history=history,
+                      baseline=baseline, log=log)
 
 
 def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: dict, runtime, phases: dict,
-               t_start: float, executor: str = "local", history: bool = True, baseline: dict | None = None,
-               log=print) -> tuple[Path, dict]:
-    """Cells -> reports/<run-id>/ with results.json, leaderboard and report; point reports/latest at it."""
+               t_start: float, executor: str = "local", workers: int | None = None, history: bool = True,
+               baseline: dict | None = None, log=print) -> tuple[Path, dict]:
+    """Cells -> reports/<run-id>/ with results.json, leaderboard and report; point reports/latest at it.
+
+    workers: how many worker processes ran the cells (local executor), recorded next to threads."""
     t0 = time.perf_counter()
     run_dir = _new_run_dir(Path(out_root), suite_info["name"], suite_info["config_hash"])
     for cell in cells:
@@ -104,7 +112,8 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
         "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "suite": suite_info, "git_commit": git_commit(), "versions": library_versions(),
-        "machine": machine_info(), "runtime": runtime.record(), "executor": executor,
+        "machine": machine_info(), "executor": executor,
+        "runtime": {**runtime.record(), **({"workers": workers} if workers is not None else {})},
         "extractors": {ds: {"tag": ext.tag, "metric_name": ext.metric_name,
                             **{k: v for k, v in ext.info.items() if k != "config"}}
                        for ds, ctx in contexts.items() for ext in ctx.extractors[:1]},
