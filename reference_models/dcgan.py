@@ -5,6 +5,22 @@
 
 Works on 16x16 and 28x28 grey and 32x32 RGB: the generator starts from an (H/4 x W/4) map and
 upsamples twice. Default configs per size are in DEFAULTS.
+
+Two settings beyond the paper, both measured (bench/test_bench_time_to_quality.py and a sweep on
+`shapes`, 1 thread, batch 64, seed 0):
+- instance noise (Sønderby et al. 2017): Gaussian noise of std `instance_noise` (in the [-1, 1]
+  range) is added to every image the discriminator sees, real and fake. The shapes world's real
+  images carry pixel noise of std 6/255; without instance noise the discriminator keys on that
+  texture and the generator answers with speckle and multi-coloured blobs. With 0.1 the
+  backgrounds go flat and each blob takes one palette colour (FD_shapes-cnn after 3,000 steps:
+  282 without, 280 with; by eye the difference is large). On digits it costs nothing
+  (FD_digits-cnn at 1,500 steps: 36.8 without, 37.0 with).
+- an EMA generator (decay 0.99, a ~100-step horizon) for sampling, which smooths the step-to-step
+  oscillation of the generator. A 0.999 horizon is longer than the CPU budgets' whole run.
+Tried and rejected on the same sweep: learning rate 5e-4 or 1e-3 (unstable), TTUR (D 4e-4, G 1e-4,
+hinge loss), no BatchNorm in the discriminator (much worse: FD 991 at 2,000 steps vs 371), a 2x
+wider discriminator, a 1.5x wider generator (2.2x the CPU time, no better by 1,000 steps), and
+sampling with batch statistics instead of BatchNorm's running ones (no visible difference).
 """
 from __future__ import annotations
 
@@ -24,11 +40,13 @@ class DCGANConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     ema_decay: float = 0.0  # 0 disables the EMA generator
+    instance_noise: float = 0.0  # std of the noise added to the discriminator's inputs ([-1, 1] range)
 
 
 # Documented defaults for each supported image size; the 32x32 RGB case needs more capacity.
+# 16x16 (digits, shapes) was measured as the module docstring says; 28x28 and 32x32 were not.
 DEFAULTS = {
-    (1, 16, 16): DCGANConfig(),
+    (1, 16, 16): DCGANConfig(ema_decay=0.99, instance_noise=0.1),
     (1, 28, 28): DCGANConfig(z_dim=64, width=64),
     (3, 32, 32): DCGANConfig(z_dim=128, width=64),
 }
@@ -76,6 +94,12 @@ class DCGAN(GenerativeModel):
         if config.ema_decay:
             self.enable_ema(self.G, config.ema_decay)
 
+    def noisy(self, images):
+        """What the discriminator sees: images plus instance noise (none when instance_noise is 0)."""
+        if not self.config.instance_noise:
+            return images
+        return images + self.config.instance_noise * torch.randn_like(images)
+
     def train_step(self, x, y=None):
         x = self.prepare(x) * 2 - 1  # to the generator's tanh range
         n = len(x)
@@ -86,15 +110,15 @@ class DCGAN(GenerativeModel):
         # Discriminator: real -> 1, fake -> 0.
         with self.autocast():
             fake = self.G(z)
-            loss_d = (F.binary_cross_entropy_with_logits(self.D(x).float(), ones)
-                      + F.binary_cross_entropy_with_logits(self.D(fake.detach()).float(), zeros))
+            loss_d = (F.binary_cross_entropy_with_logits(self.D(self.noisy(x)).float(), ones)
+                      + F.binary_cross_entropy_with_logits(self.D(self.noisy(fake.detach())).float(), zeros))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         # Generator: non-saturating loss -log D(G(z)).
         with self.autocast(), frozen(self.D):
-            loss_g = F.binary_cross_entropy_with_logits(self.D(fake).float(), ones)
+            loss_g = F.binary_cross_entropy_with_logits(self.D(self.noisy(fake)).float(), ones)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

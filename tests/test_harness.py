@@ -121,7 +121,7 @@ def test_unknown_model_config_key_is_a_user_error(tmp_path, ctx, runtime):
 
 
 def test_builtin_suites_parse_and_unknown_suite_lists_them():
-    for name in ("smoke", "default"):
+    for name in ("smoke", "default", "converged", "full"):
         assert load_suite(name).cells
     with pytest.raises(UserError, match="built-in suites: .*smoke"):
         load_suite("nosuch")
