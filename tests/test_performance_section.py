@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from aigc_eval.harness.evaluate import make_grid_png
-from aigc_eval.performance import performance_rows, time_to_quality_rows
+from aigc_eval.performance import performance_rows, time_to_quality
 
 
 def _bench_file(path, extra_infos, when="2026-12-02T10:00:00"):
@@ -19,35 +19,51 @@ def _bench_file(path, extra_infos, when="2026-12-02T10:00:00"):
     return path
 
 
-def _curve(model):
-    return {"model": model, "dataset": "shapes", "metric": "hallucination_rate", "target": 0.5,
-            "steps_to_target": 500, "cpu_s_to_target": 12.5,
-            "curve": [{"step": 250, "cpu_s": 6.0, "hallucination_rate": 0.9},
-                      {"step": 500, "cpu_s": 12.5, "hallucination_rate": 0.4}]}
+def _cell(model, dataset, seed=0, metrics=None, checkpoints=(), seconds=(), calibration=False, status="done"):
+    return {"model": model, "dataset": dataset, "seed": seed, "status": status, "calibration": calibration,
+            "metrics": {k: {"value": v} for k, v in (metrics or {}).items()},
+            "checkpoint_metrics": list(checkpoints), "checkpoint_seconds": [list(s) for s in seconds]}
 
 
-def test_time_to_quality_comes_from_the_newest_bench_file_that_has_it(tmp_path):
-    bench = tmp_path / "bench"
-    bench.mkdir()
-    old = _bench_file(bench / "old.json", [{"time_to_quality": _curve("vae"), "threads": 1}])
-    new = _bench_file(bench / "new.json", [{"time_to_quality": _curve("dcgan"), "threads": 1}])
-    peers = _bench_file(bench / "peers.json", [{"peer": {"comparison": "fd", "speedup": 2.0}}])
-    for age, path in enumerate((old, new, peers)):
+def test_peer_rows_come_from_the_newest_bench_file_that_has_them(tmp_path):
+    older = _bench_file(tmp_path / "a.json", [{"peer": {"comparison": "old"}}])
+    newer = _bench_file(tmp_path / "b.json", [{"peer": {"comparison": "fd", "speedup": 2.0}, "threads": 1}])
+    unrelated = _bench_file(tmp_path / "c.json", [{"threads": 1}])
+    for age, path in enumerate((older, newer, unrelated)):
         os.utime(path, (1_000_000 + age, 1_000_000 + age))
-    (bench / "broken.json").write_text("{not json")
-    rows = time_to_quality_rows(bench, fallback=None)
-    assert [r["model"] for r in rows] == ["dcgan"]
-    assert rows[0]["bench_file"] == "new.json" and rows[0]["cpu"] == "test cpu" and rows[0]["threads"] == 1
-    assert rows[0]["curve"][1]["hallucination_rate"] == 0.4
-    assert [r["comparison"] for r in performance_rows(bench)] == ["fd"]
+    (tmp_path / "broken.json").write_text("{not json")
+    rows = performance_rows(tmp_path)
+    assert [r["comparison"] for r in rows] == ["fd"]
+    assert rows[0]["bench_file"] == "b.json" and rows[0]["cpu"] == "test cpu" and rows[0]["threads"] == 1
 
 
-def test_time_to_quality_falls_back_to_the_committed_measurement(tmp_path):
-    fallback = _bench_file(tmp_path / "baseline.json", [{"time_to_quality": _curve("cvae")}])
-    empty = tmp_path / "bench"
-    empty.mkdir()
-    assert [r["model"] for r in time_to_quality_rows(empty, fallback=fallback)] == ["cvae"]
-    assert time_to_quality_rows(empty, fallback=tmp_path / "missing.json") == []
+def test_time_to_quality_on_an_oracle_world_is_the_first_checkpoint_at_half_valid():
+    checkpoints = [{"step": 500, "hallucination_rate": 0.9}, {"step": 1000, "hallucination_rate": 0.45},
+                   {"step": 1500, "hallucination_rate": 0.6}]
+    cells = [_cell("cvae", "shapes", 0, {"hallucination_rate": 0.6}, checkpoints,
+                   [(500, 10.0), (1000, 20.5), (1500, 31.0)]),
+             _cell("dcgan", "shapes", 1, {"hallucination_rate": 0.9}, [{"step": 500, "hallucination_rate": 0.9}],
+                   [(500, 12.0)]),
+             _cell("real-test", "shapes", 0, {"hallucination_rate": 0.0}, calibration=True)]
+    rows = time_to_quality(cells)
+    assert [(r["model"], r["seed"]) for r in rows] == [("cvae", 0), ("dcgan", 1)]  # calibration rows never train
+    cvae, dcgan = rows
+    assert (cvae["metric"], cvae["target"]) == ("hallucination_rate", 0.5)
+    assert (cvae["steps_to_target"], cvae["seconds_to_target"]) == (1000, 20.5)
+    assert [p["seconds"] for p in cvae["curve"]] == [10.0, 20.5, 31.0]
+    assert dcgan["steps_to_target"] is None and dcgan["seconds_to_target"] is None
+
+
+def test_time_to_quality_without_an_oracle_targets_twice_copy_trains_fd():
+    fd = "fd_digits-cnn"
+    cells = [_cell("copy-train", "digits", 0, {fd: 30.0}, calibration=True),
+             _cell("copy-train", "digits", 1, {fd: 34.0}, calibration=True),
+             _cell("dcgan", "digits", 0, {fd: 50.0}, [{"step": 250, fd: 80.0}, {"step": 500, fd: 63.0}],
+                   [(250, 5.0), (500, 10.0)]),
+             _cell("lm", "facts", 0, {"bleu5": 80.0}, [{"step": 100, "bleu5": 80.0}], [(100, 1.0)])]
+    rows = time_to_quality(cells)
+    assert [r["model"] for r in rows] == ["dcgan"]  # facts has neither an oracle rate nor an FD target
+    assert rows[0]["target"] == 64.0 and rows[0]["steps_to_target"] == 500
 
 
 def test_conditional_grid_with_unique_requests_fills_rows_in_label_order():

@@ -83,17 +83,23 @@ def _thin(curves: dict) -> dict:
 
 
 def train(model, spec, ctx, cell_dir: Path, runtime, progress=True, stop_at_step=None, log=print):
-    """Run the training loop from the last checkpoint. Returns (curves, checkpoint_metrics, seconds)."""
+    """Run the training loop from the last checkpoint.
+
+    Returns (curves, checkpoint_metrics, checkpoint_seconds, seconds). checkpoint_seconds holds
+    [step, training seconds so far] per checkpoint: the time axis of time to quality, kept apart
+    from the metrics because wall time is not reproducible and the metrics are.
+    """
     steps, batch_size = spec.train["steps"], spec.train["batch_size"]
     every = spec.train["checkpoint_every"] or steps
     ckpt_path = cell_dir / "checkpoint.pt"
-    curves, ckpt_metrics, start, elapsed = {"step": []}, [], 0, 0.0
+    curves, ckpt_metrics, ckpt_seconds, start, elapsed = {"step": []}, [], [], 0, 0.0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=True, map_location=runtime.device)
         model.load_checkpoint_state(state["model"])
         torch.set_rng_state(state["rng"])
         curves, start, elapsed = state["curves"], int(state["step"]), float(state["elapsed"])
         ckpt_metrics = json.loads(state["checkpoint_metrics"])
+        ckpt_seconds = json.loads(state.get("checkpoint_seconds", "[]"))
         log(f"{spec.name}: resuming from step {start}")
     bar = None
     if progress and steps > start:
@@ -118,15 +124,17 @@ def train(model, spec, ctx, cell_dir: Path, runtime, progress=True, stop_at_step
             point = checkpoint_eval(model, spec, ctx, step + 1)
             if point:
                 ckpt_metrics.append(point)
+            ckpt_seconds.append([step + 1, round(train_time, 3)])
             state = {"model": model.checkpoint_state(), "rng": torch.get_rng_state(), "step": step + 1,
-                     "curves": curves, "elapsed": train_time, "checkpoint_metrics": json.dumps(ckpt_metrics)}
+                     "curves": curves, "elapsed": train_time, "checkpoint_metrics": json.dumps(ckpt_metrics),
+                     "checkpoint_seconds": json.dumps(ckpt_seconds)}
             save_with(ckpt_path, lambda tmp: torch.save(state, tmp))
             if stop_at_step is not None and step + 1 >= stop_at_step:
                 raise KeyboardInterrupt(f"stopped at step {step + 1} (stop_at_step)")
             elapsed, t0 = train_time, time.perf_counter()
     if bar is not None:
         bar.close()
-    return curves, ckpt_metrics, elapsed + time.perf_counter() - t0
+    return curves, ckpt_metrics, ckpt_seconds, elapsed + time.perf_counter() - t0
 
 
 def checkpoint_eval(model, spec, ctx, step: int) -> dict:
@@ -172,8 +180,9 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
                             "dataset_options": spec.dataset_options}
         steps = spec.train["steps"]
         if steps:
-            curves, ckpt_metrics, train_s = train(model, spec, ctx, cell_dir, runtime, progress, stop_at_step, log)
-            result.update(curves=_thin(curves), checkpoint_metrics=ckpt_metrics)
+            curves, ckpt_metrics, ckpt_seconds, train_s = train(model, spec, ctx, cell_dir, runtime, progress,
+                                                                stop_at_step, log)
+            result.update(curves=_thin(curves), checkpoint_metrics=ckpt_metrics, checkpoint_seconds=ckpt_seconds)
             result["wall"]["train"] = round(train_s, 3)
             result["train_images_per_s"] = round(steps * spec.train["batch_size"] / max(train_s, 1e-9), 1)
         t0 = time.perf_counter()

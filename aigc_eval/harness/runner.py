@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import UserError
-from ..performance import performance_rows
+from ..performance import performance_rows, time_to_quality
 from ..runtime import git_commit, library_versions, machine_info, setup_runtime
 from .aggregate import leaderboard_rows, validity_rows
 from .cell import resolve_config
@@ -123,6 +123,9 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
     performance = performance_rows(Path(out_root) / "bench")
     if performance:
         results["performance"] = performance
+    reached = time_to_quality(cells)
+    if reached:
+        results["time_to_quality"] = reached
     phases["aggregate"] = round(time.perf_counter() - t0, 3)
     results["phases"] = phases
     t0 = time.perf_counter()

@@ -207,6 +207,20 @@ def _metadata(results) -> dict:
     }
 
 
+def _time_to_quality_table(rows: list[dict]) -> list[dict]:
+    """One row per (dataset, model): steps and seconds to the target, per seed."""
+    table: dict[tuple, dict] = {}
+    for row in rows:
+        entry = table.setdefault((row["dataset"], row["model"]), {
+            "dataset": row["dataset"], "model": row["model"], "target": f"{row['metric']} <= {row['target']:g}",
+            "steps to target": [], "seconds to target": [], "last value": []})
+        reached = row["steps_to_target"] is not None
+        entry["steps to target"].append(str(row["steps_to_target"]) if reached else "not reached")
+        entry["seconds to target"].append(f"{row['seconds_to_target']:.0f}" if reached else "-")
+        entry["last value"].append(f"{row['curve'][-1]['value']:.3g}")
+    return [{k: ", ".join(v) if isinstance(v, list) else v for k, v in e.items()} for e in table.values()]
+
+
 def render_html(run_dir, results, history_series=None, baseline=None) -> str:
     """The report page as a string; reads only the sample PNGs under `run_dir`."""
     run_dir = Path(run_dir)
@@ -221,6 +235,7 @@ def render_html(run_dir, results, history_series=None, baseline=None) -> str:
         "diff": _diff(results, baseline),
         "validity": _record_table(results.get("validity")),
         "performance": _record_table(results.get("performance")),
+        "time_to_quality": _record_table(_time_to_quality_table(results.get("time_to_quality", []))),
         "signatures": _signatures(results, info),
         "meta": _metadata(results),
         "fmt": _fmt_value,

@@ -258,6 +258,29 @@ def _hallucination_plots(results, colors) -> list[Plot]:
     return plots
 
 
+def _time_to_quality_plots(results, colors) -> list[Plot]:
+    """Quality against training seconds per dataset, with the target of aigc_eval.performance."""
+    plots = []
+    for dataset, rows in _by_dataset(results.get("time_to_quality", [])).items():
+        fig, (ax,) = _figure(1)
+        labelled = set()
+        for row in sorted(rows, key=lambda r: (r["model"], r["seed"])):
+            curve = row["curve"]
+            ax.plot([p["seconds"] for p in curve], [p["value"] for p in curve], marker="o", markersize=3,
+                    linewidth=1, color=colors[row["model"]], alpha=1.0 if row["model"] not in labelled else 0.45,
+                    label=None if row["model"] in labelled else _label(row["model"]))
+            labelled.add(row["model"])
+        ax.axhline(rows[0]["target"], color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("training seconds")
+        ax.set_ylabel(_label(f"{rows[0]['metric']} (lower is better)"))
+        ax.legend()
+        plots.append(Plot(f"time-to-quality-{dataset}", f"Time to quality: {dataset}",
+                          f"{rows[0]['metric']} at each checkpoint against the cell's training seconds; "
+                          f"the dashed line is the target ({rows[0]['target']:g}). The first seed is solid, "
+                          "further seeds are faint.", _render(fig)))
+    return plots
+
+
 def history_plots(history_series, colors=None) -> list[Plot]:
     """One panel per metric: value per run, one line per (model, dataset)."""
     if not history_series:
@@ -300,4 +323,5 @@ def build_plots(results, history_series=None) -> dict[str, list[Plot]]:
             "cost": _cost_plots(results, colors),
             "hallucination": _hallucination_plots(results, colors),
             "history": history_plots(history_series, colors),
+            "time_to_quality": _time_to_quality_plots(results, colors),
         }

@@ -63,6 +63,8 @@ _CELL = {
                       "properties": {"step": {"type": "integer"}},
                       "additionalProperties": _NUMBER_OR_NULL},
         },
+        "checkpoint_seconds": {"type": "array", "items": {"type": "array", "prefixItems": [
+            {"type": "integer"}, _NUMBER], "minItems": 2, "maxItems": 2}},
         "qd_curve": {
             "type": "array",
             "items": {"type": "object", "required": ["temperature", "bleu5", "self_bleu5"],
@@ -138,6 +140,20 @@ RESULTS_SCHEMA = {
         "leaderboard": {"type": "array", "items": _LEADERBOARD_ROW},
         "validity": _RECORD_LIST,
         "performance": _RECORD_LIST,
+        "time_to_quality": {
+            "type": "array",
+            "items": {"type": "object",
+                      "required": ["model", "dataset", "seed", "metric", "target", "steps_to_target",
+                                   "seconds_to_target", "curve"],
+                      "properties": {"model": {"type": "string"}, "dataset": {"type": "string"},
+                                     "seed": {"type": "integer"}, "metric": {"type": "string"},
+                                     "target": _NUMBER, "steps_to_target": {"type": ["integer", "null"]},
+                                     "seconds_to_target": _NUMBER_OR_NULL,
+                                     "curve": {"type": "array", "items": {
+                                         "type": "object", "required": ["step", "seconds", "value"],
+                                         "properties": {"step": {"type": "integer"}, "seconds": _NUMBER,
+                                                        "value": _NUMBER}}}}},
+        },
     },
 }
 
