@@ -1,15 +1,23 @@
 """Exact hallucination, novelty, coverage, memorization and controllability on the `shapes` world.
 
-The world's oracle (aigc_eval.worlds.shapes) gives every generated image its nearest factor
-combination and says whether it is a valid rendering (within the allowed noise). Rates are shares
-of all generated samples, so they share one denominator:
+The world's oracle (aigc_eval.worlds.shapes, v2) judges every generated image by its structure, as
+a person would, and reads its factors (shape, colour, size, position). A sample hallucinates when
+it shows content the world does not contain: no object, more than one object, a shape with parts
+missing or added, a colour off the palette (such as one between two palette colours) or a
+background that is not the world's; it is ambiguous when its one object sits near half-way between
+two shapes, sizes or positions. Softness, noise and a uniform tint are quality, not hallucination:
+`oracle_rms`, FD and precision measure them. The checks, thresholds, the probe sets that set them and
+the known limits are in aigc_eval/worlds/shapes.py; `judge(images, world)` gives per-sample
+verdicts ("valid", "ambiguous", "hallucinated") and reasons for reports.
 
-- hallucination_rate: not a valid rendering of any combination;
-- oracle_rms: the median RMS distance (0-255 units) from a sample to its nearest clean rendering.
-  Real data sits at ~noise_sigma (6) and the validity threshold at ~8. Unlike the rates it still
-  ranks models whose samples are all invalid: at the CPU suite's budgets every GAN's are (a DCGAN
-  trained 5,000 steps on shapes-16 still has median 21 and hallucination_rate 1.0).
-- novelty: a valid rendering of a held-out combination (one no training image shows);
+Rates are shares of all generated samples, so they share one denominator:
+
+- hallucination_rate: not valid -- hallucinated or ambiguous;
+- ambiguous_rate: ambiguous (a part of hallucination_rate);
+- oracle_rms: the median RMS distance (0-255 units) from a sample to its nearest clean rendering
+  (whatever the verdict). Real data sits at ~noise_sigma (6). Unlike the rates it ranks models
+  whose samples are all invalid, and it measures softness and noise, which v2 leaves to quality.
+- novelty: a valid sample of a held-out combination (one no training image shows);
 - oracle_memorization: valid and within `memorization_rms` (default noise_sigma / 2) RMS of some
   training image. Two independent renderings of one combination and jitter are ~sqrt(2) x
   noise_sigma apart, so a sample that close is a copy, not a fresh draw.
@@ -20,12 +28,13 @@ of all generated samples, so they share one denominator:
   controllability_heldout: the same over requests for held-out combinations only (omitted when
   none were requested).
 - factor_match (conditional models): the share of requested factor values (shape, colour, size,
-  position) that the sample's nearest clean rendering shows, valid or not, averaged over factors;
-  factor_match_<factor> per factor, factor_match_heldout over held-out requests. Where every
-  sample is invalid and controllability is 0, these still say which factors a model obeys
-  (chance: 1/4, 1/5, 1/2, 1/9).
+  position) that the oracle reads from the sample, valid or not, averaged over factors;
+  factor_match_<factor> per factor, factor_match_heldout over held-out requests. Where most
+  samples are invalid these still say which factors a model obeys (chance: 1/4, 1/5, 1/2, 1/9).
 
-Other datasets get no scores. The signature names the oracle by canvas, noise and threshold.
+Other datasets get no scores. The signature's `oracle` field names the canvas, noise, oracle
+version and key thresholds (e.g. shapes16-s6-v2@bg40,col50,...): v1 numbers (RMS threshold,
+shapes16-s6@8.110) never compare with v2's.
 """
 from __future__ import annotations
 
@@ -33,7 +42,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..signature import Signature
-from ..worlds.shapes import FACTORS, NUM_COMBINATIONS, ShapesWorld
+from ..worlds.shapes import FACTORS, NUM_COMBINATIONS, OracleResult, ShapesWorld
 from .base import ImageEvalSet, Metric
 from .neighbours import as_tensor, distance_blocks
 
@@ -67,12 +76,14 @@ class ShapesOracle(Metric):
         copied = np.zeros(len(found.valid), bool)
         copied[found.valid] = self._nearest_train_rms(eval_set.generated[found.valid], eval_set.train) <= eps
 
-        sig = Signature.build(self.name, libs=(), oracle=f"shapes{n}-s{world.noise_sigma:g}@{oracle.threshold:.3f}",
+        sig = Signature.build(self.name, libs=(), oracle=oracle.tag,
                               n_gen=len(found.labels), n_train=len(eval_set.train), mem=f"{eps:g}",
                               seed=eval_set.seed)
         scores = [
             self.score("hallucination_rate", np.mean(~found.valid), sig, False,
-                       "share of samples that are no valid rendering of any factor combination"),
+                       "share of samples that are not one unambiguous world object (ambiguous ones included)"),
+            self.score("ambiguous_rate", np.mean(found.ambiguous), sig, False,
+                       "share of samples showing one object whose shape, size or position sits half-way between two"),
             self.score("oracle_rms", np.median(found.rms), sig, False,
                        "median RMS distance (0-255) from a sample to its nearest clean rendering"),
             self.score("novelty", np.mean(found.valid & np.isin(found.labels, heldout)), sig, True,
@@ -98,9 +109,9 @@ class ShapesOracle(Metric):
                                          "controllability over requests for combinations held out of training"))
             matched = ShapesWorld.factors_of(found.labels) == ShapesWorld.factors_of(requested)  # N x 4
             scores.append(self.score("factor_match", matched.mean(), sig, True,
-                                     "share of requested factor values that the nearest clean rendering shows"))
+                                     "share of requested factor values that the oracle reads from the sample"))
             scores += [self.score(f"factor_match_{factor}", matched[:, i].mean(), sig, True,
-                                  f"share of samples whose nearest clean rendering has the requested {factor}")
+                                  f"share of samples from which the oracle reads the requested {factor}")
                        for i, factor in enumerate(FACTORS)]
             if asked_heldout.any():
                 scores.append(self.score("factor_match_heldout", matched[asked_heldout].mean(), sig, True,
@@ -117,3 +128,15 @@ class ShapesOracle(Metric):
         for rows, d in distance_blocks(x, y):
             nearest[rows] = d.min(dim=1).values.numpy()
         return nearest / np.sqrt(x.shape[1])
+
+
+def judge(images: np.ndarray, world: "ShapesWorld | dict") -> OracleResult:
+    """Per-sample verdicts of the shapes oracle (v2): labels read, RMS, valid, ambiguous, verdict, reason.
+
+    `world` is a ShapesWorld or a shapes dataset's meta dict; images are uint8 N x 3 x H x W. A
+    report can list each sample's verdict ("valid", "ambiguous", "hallucinated") and reason (e.g.
+    "extra object", "off-palette colour", "ambiguous shape square/circle"; "" when valid).
+    """
+    if isinstance(world, dict):
+        world = ShapesWorld.from_meta(world)
+    return world.oracle().recover(np.asarray(images))
