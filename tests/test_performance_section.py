@@ -81,3 +81,13 @@ def test_conditional_grid_with_repeated_requests_has_one_row_per_label():
     labels = np.repeat(np.arange(3), 4)
     grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, labels, rows=8, cols=8, scale=1))))
     assert grid.shape == (3 * 5, 8 * 5)
+
+
+def test_conditional_grid_with_more_unique_requests_than_cells_spans_the_label_range():
+    samples = np.zeros((200, 1, 4, 4), np.uint8)
+    samples[:, 0] = (np.arange(200) // 2)[:, None, None]  # a sample's value is half its label
+    labels = np.arange(200)
+    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, labels, rows=2, cols=4, scale=1))))
+    shown = [int(grid[r * 5, k * 5]) for r in range(2) for k in range(4)]
+    assert shown[0] == 0 and shown[-1] == 99  # first and last label, not the first eight
+    assert shown == sorted(shown) and len(set(shown)) == 8

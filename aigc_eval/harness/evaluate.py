@@ -126,13 +126,15 @@ def make_grid_png(samples: np.ndarray, labels=None, rows: int = 8, cols: int = 8
     """A PNG grid of samples; for conditional samples one row per requested label.
 
     When no label was requested twice (shapes: 180 requests over 360 combinations) one row per
-    label would be one thin column, so the grid is filled row by row in label order instead.
+    label would be one thin column, so the grid is filled row by row in label order instead, with
+    samples picked evenly over that order so that the grid spans every factor value.
     """
     from PIL import Image
 
     if labels is not None and np.bincount(labels).max() < 2:
         order = np.argsort(labels, kind="stable")
-        samples, labels = samples[order], None
+        picked = np.unique(np.linspace(0, len(order) - 1, min(len(order), rows * cols)).round().astype(int))
+        samples, labels = samples[order[picked]], None
     if labels is not None:
         picked = []
         for lab in sorted(set(labels.tolist()))[:rows]:
