@@ -14,6 +14,13 @@ required in train_step, elbo and reconstruct; sample() draws uniform labels when
 
 DEFAULTS follow vae.py: 16x16 digits need little capacity; 28x28 has 3x the pixels and 32x32
 RGB 12x the values of 16x16 grey, so those get wider networks and larger latents.
+
+Measured at 16x16 (1 thread, batch 64, the default suite's two seeds): on shapes, controllability
+(valid and exactly the requested combination, oracle v2) reaches 0.46 / 0.58 and the hallucination
+rate 0.50 / 0.41 at 4,000 steps, still rising (0.15 at 1,000, 0.39 at 2,000, 0.49 at 3,000 for
+seed 0); FD_digits-cnn is 36 / 42 at 4,000 steps (copy-train: 32). Hence 6,000 steps in the
+default suite and 8,000 in `converged`. Doubling the learning rate (2e-3) gained ~0.05
+controllability at 4,000 steps on one seed, within the seed spread, so the default stays 1e-3.
 """
 from __future__ import annotations
 

@@ -4,6 +4,16 @@
 
 The reconstruction term is the summed binary cross-entropy over pixels in [0, 1]; `beta` is 1
 for the plain VAE (β-VAE subclasses change it). elbo(x) returns the per-image ELBO in nats.
+
+Defaults, measured (1 thread, batch 64, seed 0; the shapes oracle v2 of aigc_eval.worlds.shapes):
+on digits FD_digits-cnn falls 149 -> 117 -> 96 -> 101 over 1,000-4,000 steps (copy-train: 32);
+on shapes the hallucination rate stays at 0.99-0.95 from 1,000 to 6,000 steps while FD_shapes-cnn
+keeps falling (2,300 at 1,000 steps, 714 at 4,000, 633 at 6,000). Prior samples blend colours and
+shapes (at 6,000 steps 47% "off-palette colour", 25% "extra object"): the unconditional VAE's
+hallucination that the oracle is there to show, not a tuning slip. z_dim 8 (0.95 at 4,000 steps)
+and width 64 (0.93, 2.3x the CPU time) change little; so do fitting a 16-256 component Gaussian
+mixture to the training posteriors and sampling from it (0.60-0.84 hallucinated), because only
+40% of the reconstructions themselves are valid at 4,000 steps.
 """
 from __future__ import annotations
 
