@@ -35,7 +35,7 @@ TRUE_RATES = {"hallucination_rate": False, "factual_hallucination_rate": False,
               "ungrammatical_rate": False, "controllability": True, "factor_match": True, "oracle_rms": False}
 # Other oracle outputs and uncertainty columns: neither truths nor proxies.
 NOT_PROXIES = frozenset({"true_rate", "ambiguous_rate", "novelty", "factor_coverage", "factor_coverage_all", "oracle_memorization",
-                         "controllability_heldout", "kid_std", "cond_accuracy_sampling_std",
+                         "controllability_heldout", "controllability_trained", "kid_std", "cond_accuracy_sampling_std",
                          "controllability_sampling_std", "factor_match_heldout",
                          *(f"factor_match_{factor}" for factor in FACTORS)})
 # Direction of common proxies by name prefix, for points given as bare numbers.

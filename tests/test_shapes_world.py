@@ -361,7 +361,14 @@ def test_controllability_of_requested_combinations(shapes):
     assert wrong["controllability"] <= 0.02
     trained_only = ~np.isin(shapes.test_y, shapes.meta["heldout_labels"])
     got = scores(eval_set(shapes, shapes.test_x[trained_only], labels=shapes.test_y[trained_only]))
-    assert "controllability_heldout" not in got
+    assert "controllability_heldout" not in got and got["controllability_trained"] == got["controllability"]
+    # Right answers to training requests only: controllability_trained is 1 while held-out ones are all wrong.
+    labels = shapes.test_y.copy()
+    held = ~trained_only
+    labels[held] = np.roll(labels[held], 1) if held.sum() > 1 else labels[held]
+    mixed = scores(eval_set(shapes, shapes.test_x, labels=labels))
+    assert mixed["controllability_trained"] >= 0.99 and mixed["controllability_heldout"] <= 0.1
+    assert mixed["controllability"] < mixed["controllability_trained"]
 
 
 def test_factor_match_counts_each_requested_factor_even_on_invalid_samples(shapes):

@@ -26,7 +26,8 @@ Rates are shares of all generated samples, so they share one denominator:
   Both grow with n_gen, which is in the signature.
 - controllability (conditional models): valid and showing exactly the requested combination;
   controllability_heldout: the same over requests for held-out combinations only (omitted when
-  none were requested).
+  none were requested); controllability_trained: over requests for training combinations only,
+  what a model can be expected to have learnt.
 - factor_match (conditional models): the share of requested factor values (shape, colour, size,
   position) that the oracle reads from the sample, valid or not, averaged over factors;
   factor_match_<factor> per factor, factor_match_heldout over held-out requests. Where most
@@ -107,6 +108,9 @@ class ShapesOracle(Metric):
             if asked_heldout.any():
                 scores.append(self.score("controllability_heldout", hit[asked_heldout].mean(), sig, True,
                                          "controllability over requests for combinations held out of training"))
+            if not asked_heldout.all():
+                scores.append(self.score("controllability_trained", hit[~asked_heldout].mean(), sig, True,
+                                         "controllability over requests for training combinations"))
             matched = ShapesWorld.factors_of(found.labels) == ShapesWorld.factors_of(requested)  # N x 4
             scores.append(self.score("factor_match", matched.mean(), sig, True,
                                      "share of requested factor values that the oracle reads from the sample"))
