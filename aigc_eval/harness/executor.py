@@ -191,7 +191,7 @@ def auto_workers(estimates: list[float], runtime) -> tuple[int, str]:
 
     The idle-CPU term is measured: on 2 cores with other users' training busy in another scheduler
     group (Linux autogroup), two workers together got the one core one worker gets, and a DCGAN ran
-    0.82x as fast in total; on a quiet machine two ran 1.9x as fast."""
+    0.82x as fast in total; on the idle machine two ran 1.95x as fast."""
     if runtime.device == "cuda":
         return 1, "one GPU"
     total = sum(estimates)
