@@ -4,15 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
-    return seeds
+from .validate import cli_positive, cli_seed, cli_seeds, cli_threads
 
 
 def _workers(text: str):
@@ -30,7 +22,7 @@ def _workers(text: str):
 def _add_runtime_args(p):
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where to train and score (auto: cuda if present)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=cli_threads, default=None,
                    help="torch intra-op CPU threads (default 1: fastest measured on 2-core machines); recorded")
     p.add_argument("--data-root", default=None, help="folder holding local dataset files (MNIST IDX, CIFAR-10 pickles, image folders)")
     p.add_argument("--inception-weights", default=None,
@@ -38,16 +30,25 @@ def _add_runtime_args(p):
     p.add_argument("--out", default="reports", help="report root; the run goes to OUT/<run-id>/ (default reports)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line too (`aigc-eval: error: ...`, exit 2); `--help` shows the usage."""
+
+    def error(self, message):
+        self.exit(2, f"aigc-eval: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aigc-eval", description=__doc__)
+    parser = _Parser(prog="aigc-eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train and score a suite of (model, dataset, seed) cells")
     run.add_argument("--suite", default="default", help="built-in suite name (smoke, default, full) or a .toml path")
-    run.add_argument("--seed", type=int, default=None, help="run a single seed instead of the suite's seeds")
-    run.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds overriding the suite's")
+    run.add_argument("--seed", type=cli_seed, default=None, help="run a single seed instead of the suite's seeds")
+    run.add_argument("--seeds", type=cli_seeds, default=None, help="comma-separated seeds overriding the suite's")
     run.add_argument("--cells-dir", default=None, help="where cell folders live (default OUT/cells); finished cells are reused")
     run.add_argument("--force", action="store_true", help="re-run cells even when a finished result exists")
+    run.add_argument("--keep-going", action="store_true",
+                     help="exit 0 even when cells failed or diverged (default: exit 1 and name them)")
     run.add_argument("--executor", default="local", choices=["local", "ray"], help="run cells here or on a Ray cluster")
     run.add_argument("--workers", type=_workers, default="auto",
                      help="local executor: cells run at once, each in its own worker process with --threads "
@@ -67,12 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--generated", required=True, help="folder of PNGs, .npz (uint8 N x H x W x C), or .txt/.jsonl")
     score.add_argument("--reference", required=True, help="dataset name (e.g. digits) or a path (image folder with class subfolders, .txt/.jsonl)")
     score.add_argument("--name", default=None, help="row name in the leaderboard (default: the generated path's name)")
-    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--seed", type=cli_seed, default=0)
     _add_runtime_args(score)
 
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
     hist.add_argument("--db", default="reports/history.sqlite")
-    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--limit", type=cli_positive, default=20)
 
     cmp_ = sub.add_parser("compare", help="deltas with confidence intervals between two runs")
     cmp_.add_argument("run_a")
@@ -83,15 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--baseline", required=True, help="baseline results.json")
     gate.add_argument("--results", default="reports/latest/results.json", help="results.json to check")
     gate.add_argument("--tolerances", default=None, help="TOML file with per-metric tolerances")
+    gate.add_argument("--unjudged", default="tolerance", choices=["tolerance", "fail"],
+                      help="metrics with 1 seed on each side and no configured tolerance: judge them by their "
+                           "family's stated default tolerance (default), or fail the gate")
     return parser
 
 
 def _run(args) -> int:
     from .harness.runner import run_suite
     from .harness.suite import load_suite
+    from .validate import check_out_dir
 
     seeds = [args.seed] if args.seed is not None else args.seeds
     suite = load_suite(args.suite, seeds=seeds)
+    check_out_dir(args.out)
     run_dir, results = run_suite(
         suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
         compile=args.compile,
@@ -99,11 +105,16 @@ def _run(args) -> int:
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
         history=not args.no_history, baseline=args.baseline, workers=args.workers,
         log=lambda msg: print(msg, file=sys.stderr))
-    _print_summary(run_dir, results)
+    bad = _print_summary(run_dir, results)
+    if bad and not args.keep_going:
+        print(f"aigc-eval: {len(bad)} of {len(results['cells'])} cells did not finish "
+              f"({', '.join(sorted({c['status'] for c in bad}))}); exit 1 (--keep-going exits 0)", file=sys.stderr)
+        return 1
     return 0
 
 
-def _print_summary(run_dir, results) -> None:
+def _print_summary(run_dir, results) -> list[dict]:
+    """Print the leaderboard excerpt and every cell that did not finish; return those cells."""
     from .report import leaderboard_excerpt
 
     bad = [c for c in results["cells"] if c["status"] != "done"]
@@ -111,6 +122,7 @@ def _print_summary(run_dir, results) -> None:
     for c in bad:
         print(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}")
     print(f"\nleaderboard: {run_dir / 'leaderboard.html'}\nresults:     {run_dir / 'results.json'}")
+    return bad
 
 
 def _list(_args) -> int:
@@ -129,7 +141,9 @@ def _list(_args) -> int:
 def _score(args) -> int:
     from .runtime import setup_runtime
     from .score import score_samples
+    from .validate import check_out_dir
 
+    check_out_dir(args.out)
     runtime = setup_runtime(args.device, args.threads)
     run_dir, results = score_samples(args.generated, args.reference, out_root=args.out, name=args.name,
                                      seed=args.seed, runtime=runtime, data_root=args.data_root,
@@ -155,7 +169,7 @@ def _compare(args) -> int:
 def _gate(args) -> int:
     from .gate import gate_command
 
-    code, markdown = gate_command(args.results, args.baseline, args.tolerances)
+    code, markdown = gate_command(args.results, args.baseline, args.tolerances, args.unjudged)
     print(markdown)
     return code
 
@@ -172,6 +186,10 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"aigc-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file the system refused (permissions, a full disk): still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"aigc-eval: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("aigc-eval: interrupted; finished cells are kept and are reused on the next run", file=sys.stderr)
         return 130

@@ -27,7 +27,12 @@ noise *and* beyond its tolerance: the better end of the CI of "how much worse" e
 allowance `abs + rel * |baseline mean|`. Because a suite gates dozens of rows, the confidence is
 family-wise: each row's interval is at 1 - (1 - confidence) / m over the m rows that have a CI
 (Bonferroni), so that a re-run with other seeds does not fail one row in twenty by chance.
-With 1 seed on both sides only an explicitly configured tolerance can fail a row.
+
+With 1 seed on both sides there is no interval. Such a row is never passed unjudged: it is judged
+by its configured tolerance, else (`unjudged="tolerance"`, the default) by the stated default
+tolerance of its metric family (DEFAULT_TOLERANCES), or (`unjudged="fail"`) it fails with
+"unjudged: give tolerances or more seeds". The Markdown's "judged by" column names the rule of
+every row.
 """
 from __future__ import annotations
 
@@ -49,8 +54,10 @@ FLOAT_SLACK = 1e-9
 
 # Gate verdicts. The first three fail the gate.
 REGRESSION, MISSING, FAILED = "REGRESSION", "MISSING", "FAILED"
-OK, BETTER, NEW, NOT_COMPARABLE, UNJUDGED = "ok", "better", "new", "not comparable", "unjudged (1 seed)"
-FAILING = (REGRESSION, MISSING, FAILED)
+OK, BETTER, NEW, NOT_COMPARABLE = "ok", "better", "new", "not comparable"
+UNJUDGED = "UNJUDGED"  # fails: no interval (1 seed a side) and, with unjudged="fail", no tolerance either
+FAILING = (REGRESSION, MISSING, FAILED, UNJUDGED)
+UNJUDGED_MODES = ("tolerance", "fail")
 # Compare verdicts: the same judgement with no tolerance and no pass/fail wording.
 WORSE, WITHIN_NOISE, NO_CI = "worse", "within noise", "no CI (1 seed)"
 
@@ -174,6 +181,7 @@ class Row:
     method: str = ""  # "paired t", "welch", "borrowed variance", or "" when there is no interval
     verdict: str = ""
     note: str = ""
+    rule: str = ""  # the gate's: what judged the row (an interval, a configured or default tolerance)
 
     @property
     def delta(self) -> float | None:
@@ -297,6 +305,35 @@ def load_tolerances(path) -> Tolerances:
     return Tolerances.parse(table, where=f"--tolerances {path}")
 
 
+# Tolerances for rows that no interval can judge (1 seed on each side) and that have no configured
+# tolerance: the first family whose glob matches the metric. FD and KID swing by 5-25% between seeds
+# of the same model (README's default suite), so 25%; rates and shares in [0, 1] by 0.05 absolute;
+# BLEU, ROUGE, chrF and likelihoods by 5%; anything else by 10%.
+DEFAULT_TOLERANCES = (
+    ("fd*", Tolerance(rel=0.25)), ("fid*", Tolerance(rel=0.25)), ("kid*", Tolerance(rel=0.25)),
+    ("precision", Tolerance(abs=0.05)), ("recall", Tolerance(abs=0.05)), ("density", Tolerance(abs=0.05)),
+    ("coverage", Tolerance(abs=0.05)), ("*accuracy*", Tolerance(abs=0.05)), ("*rate*", Tolerance(abs=0.05)),
+    ("*hallucination*", Tolerance(abs=0.05)), ("*controllability*", Tolerance(abs=0.05)),
+    ("*match*", Tolerance(abs=0.05)), ("memorization", Tolerance(abs=0.05)), ("novelty", Tolerance(abs=0.05)),
+    ("*bleu*", Tolerance(rel=0.05)), ("rouge*", Tolerance(rel=0.05)), ("chrf*", Tolerance(rel=0.05)),
+    ("nll*", Tolerance(rel=0.05)), ("perplexity*", Tolerance(rel=0.05)),
+    ("*", Tolerance(rel=0.10)),
+)
+
+
+def default_tolerance(metric: str) -> tuple[str, Tolerance]:
+    """(family glob, tolerance) of DEFAULT_TOLERANCES that applies to `metric`."""
+    for pattern, tol in DEFAULT_TOLERANCES:
+        if fnmatch.fnmatchcase(metric, pattern):
+            return pattern, tol
+    raise AssertionError("the last family matches everything")
+
+
+def _describe(tol: Tolerance) -> str:
+    parts = ([f"abs {tol.abs:g}"] if tol.abs else []) + ([f"rel {tol.rel:g}"] if tol.rel else [])
+    return " + ".join(parts) or "0"
+
+
 # -- the gate -----------------------------------------------------------------------------------
 
 @dataclass
@@ -318,13 +355,20 @@ class GateResult:
     def markdown(self) -> str:
         counts = self.counts()
         failing = (f"{counts.get(REGRESSION, 0)} regressed, {counts.get(MISSING, 0)} missing, "
-                   f"{counts.get(FAILED, 0)} failed seeds")
-        rest = ", ".join(f"{counts[v]} {v}" for v in (OK, BETTER, NOT_COMPARABLE, UNJUDGED, NEW) if counts.get(v))
+                   f"{counts.get(FAILED, 0)} failed seeds"
+                   + (f", {counts[UNJUDGED]} unjudged" if counts.get(UNJUDGED) else ""))
+        rest = ", ".join(f"{counts[v]} {v}" for v in (OK, BETTER, NOT_COMPARABLE, NEW) if counts.get(v))
+        by_default = sum(r.rule.startswith("default tolerance") for r in self.rows)
         head = (f"## aigc-eval gate: {'PASS' if self.passed else 'FAIL'} ({failing}; {rest or 'nothing else'})\n\n"
                 f"Current `{self.current_id}` against baseline `{self.baseline_id}`. A row fails only when it "
                 f"is worse beyond noise and beyond its tolerance, at {self.confidence:.0%} family-wise "
                 f"confidence: t intervals from per-seed values, Bonferroni over {self.n_intervals} "
                 f"interval{'s' * (self.n_intervals != 1)}, each at {100 * self.per_row_confidence:.6g}%.\n")
+        if by_default:
+            head += (f"\n{by_default} row{'s' * (by_default != 1)} with 1 seed on each side and no configured "
+                     f"tolerance {'were' if by_default != 1 else 'was'} judged by the default tolerance of "
+                     f"{'their' if by_default != 1 else 'its'} metric family (column \"judged by\"); give "
+                     "tolerances or more seeds to judge them by noise.\n")
         if not any(r.verdict in (OK, BETTER, REGRESSION) for r in self.rows):
             head += "\n**Nothing was compared**: no metric of the baseline has a comparable current value.\n"
         return head + "\n" + format_markdown(self.rows)
@@ -361,18 +405,25 @@ def _status_rows(current: Mapping, baseline: Mapping, selected_pairs: set) -> li
     return rows
 
 
-def _judge(row: Row, tolerance: Tolerance | None) -> None:
+def _judge(row: Row, tolerance: Tolerance | None, unjudged: str = "tolerance") -> None:
     worse, lo, hi = row.worse_by()
     base_mean = _mean_std(row.baseline)[0]
+    if lo is None and tolerance is None and unjudged == "tolerance":
+        family, tolerance = default_tolerance(row.metric)
+        row.rule = f"default tolerance {family}: {_describe(tolerance)}"
+    elif lo is None:
+        row.rule = f"tolerance: {_describe(tolerance)}" if tolerance is not None else "nothing"
+    else:
+        row.rule = f"{row.method} interval" + (f" + tolerance {_describe(tolerance)}" if tolerance else "")
     allowance = (tolerance or Tolerance()).allowance(base_mean) + FLOAT_SLACK * max(1.0, abs(base_mean))
     if not all(math.isfinite(v) for v in row.current) and all(math.isfinite(v) for v in row.baseline):
         row.verdict, row.note = REGRESSION, "current value is not finite"
     elif lo is None:
         if tolerance is None:
-            row.verdict, row.note = UNJUDGED, "no noise estimate and no tolerance configured"
+            row.verdict, row.note = UNJUDGED, "unjudged: give tolerances or more seeds (1 seed on each side)"
         else:
             row.verdict = REGRESSION if worse > allowance else OK
-            row.note = f"1 seed: judged by tolerance {allowance:.4g} only"
+            row.note = f"1 seed a side: worse by {worse:.4g}, allowed {allowance:.4g}"
     elif lo > allowance:
         row.verdict = REGRESSION
         row.note = f"worse beyond noise by at least {lo:.4g}" + (f" (tolerance {allowance:.4g})" if tolerance else "")
@@ -385,7 +436,8 @@ def _judge(row: Row, tolerance: Tolerance | None) -> None:
 
 
 def gate(current: Mapping, baseline: Mapping, tolerances=None, confidence: float = 0.95,
-         metrics: Sequence[str] | None = None, models: Sequence[str] | None = None) -> GateResult:
+         metrics: Sequence[str] | None = None, models: Sequence[str] | None = None,
+         unjudged: str = "tolerance") -> GateResult:
     """Judge `current` against `baseline` (both results.json dicts); see the module docstring.
 
     tolerances: None, a dict like {"default": {"rel": 0.01}, "fd_*": {"abs": 0.5}}, or Tolerances.
@@ -393,7 +445,11 @@ def gate(current: Mapping, baseline: Mapping, tolerances=None, confidence: float
     Fails on: a regression beyond noise and tolerance; a baseline metric missing now; a model
     done in the baseline that failed or diverged now. Signature mismatches are reported as
     "not comparable" and new metrics as "new"; neither fails.
+    unjudged: what judges a row with 1 seed on each side and no configured tolerance: "tolerance"
+    (DEFAULT_TOLERANCES, the default) or "fail" (the row fails: "give tolerances or more seeds").
     """
+    if unjudged not in UNJUDGED_MODES:
+        raise UserError(f"--unjudged: expected one of {', '.join(UNJUDGED_MODES)}, got {unjudged!r}")
     if not 0 < confidence < 1:
         raise UserError(f"gate confidence must be in (0, 1), got {confidence}")
     tols = tolerances if isinstance(tolerances, Tolerances) else Tolerances.parse(tolerances)
@@ -408,7 +464,7 @@ def gate(current: Mapping, baseline: Mapping, tolerances=None, confidence: float
     rows = _compare_entries(base, cur, per_row)
     for row in rows:
         if row.verdict != NOT_COMPARABLE:
-            _judge(row, tols.for_metric(row.metric))
+            _judge(row, tols.for_metric(row.metric), unjudged)
     for key in sorted(base.keys() - cur.keys()):
         rows.append(Row(*key, higher_is_better=base[key].higher_is_better, baseline=base[key].values,
                         verdict=MISSING, note="in the baseline, not in the current run"))
@@ -431,9 +487,11 @@ def _cell(values: Sequence[float]) -> str:
 
 
 def format_markdown(rows: Sequence[Row]) -> str:
-    """A Markdown table (model, dataset, metric, baseline/current mean ± std (seeds), Δ, CI, verdict)."""
+    """A Markdown table (model, dataset, metric, baseline/current mean ± std (seeds), Δ, CI, verdict),
+    with a "judged by" column when the rows come from the gate (it says which rule judged each)."""
+    ruled = any(r.rule for r in rows)
     lines = ["| model | dataset | metric | baseline mean ± std (n) | current mean ± std (n) | Δ | CI of Δ "
-             "| verdict |", "|---|---|---|---|---|---|---|---|"]
+             "| verdict |" + (" judged by |" if ruled else ""), "|---|---|---|---|---|---|---|---|" + ("---|" * ruled)]
     for r in rows:
         arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
         delta = "—" if r.delta is None or r.verdict == NOT_COMPARABLE else f"{r.delta:+.4g}"
@@ -444,6 +502,8 @@ def format_markdown(rows: Sequence[Row]) -> str:
         if r.note:
             verdict += f": {r.note}"
         cells = [r.model, r.dataset, r.metric + arrow, _cell(r.baseline), _cell(r.current), delta, ci, verdict]
+        if ruled:
+            cells.append(r.rule or "—")
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     lines.append("↑ higher is better, ↓ lower is better; n = seeds; Δ = current − baseline; "
@@ -470,7 +530,7 @@ def results_from_scores(scores: Mapping[tuple[str, str, int], Sequence], run_id:
 
 # -- CLI entry points (wired by aigc_eval/cli.py) -----------------------------------------------
 
-def gate_command(results_path, baseline_path, tolerances_path=None) -> tuple[int, str]:
+def gate_command(results_path, baseline_path, tolerances_path=None, unjudged: str = "tolerance") -> tuple[int, str]:
     """`aigc-eval gate RESULTS BASELINE [--tolerances FILE]`: (exit code, Markdown summary).
 
     Exit code 1 only when the gate fails (a regression beyond noise and tolerance, a missing
@@ -480,5 +540,5 @@ def gate_command(results_path, baseline_path, tolerances_path=None) -> tuple[int
     current = load_results(results_path, what="results")
     baseline = load_results(baseline_path, what="baseline")
     tolerances = load_tolerances(tolerances_path) if tolerances_path else None
-    result = gate(current, baseline, tolerances)
+    result = gate(current, baseline, tolerances, unjudged=unjudged)
     return (0 if result.passed else 1), result.markdown()

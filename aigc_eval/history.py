@@ -58,6 +58,8 @@ def _connect(db_path, create: bool) -> sqlite3.Connection:
             break
         except sqlite3.OperationalError as e:
             con.close()
+            if not create and _unwritable(e):
+                return _connect_read_only(path)
             # SQLite answers "locked" at once, without its busy handler, while another process is
             # switching a new file to WAL (measured: 9 of 40 trials of 12 appends from 4 processes
             # to a fresh file), so the set-up itself is retried until the same deadline.
@@ -67,11 +69,32 @@ def _connect(db_path, create: bool) -> sqlite3.Connection:
         except sqlite3.DatabaseError as e:
             con.close()
             raise _database_error(path, e) from None
+    return _checked_version(con, path, found)
+
+
+def _checked_version(con: sqlite3.Connection, path, found) -> sqlite3.Connection:
     if found is None or found[0] != str(SCHEMA_VERSION):
         con.close()
         raise UserError(f"history database {path}: schema version {found[0] if found else 'unknown'}; "
                         f"this aigc-eval reads version {SCHEMA_VERSION}")
     return con
+
+
+def _unwritable(error: sqlite3.OperationalError) -> bool:
+    text = str(error)
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A healthy history in a folder this process cannot write (no -wal/-shm files can be made
+    beside it): read it as an immutable snapshot instead of calling it damaged."""
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
+    try:
+        found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as e:
+        con.close()
+        raise _database_error(path, e) from None
+    return _checked_version(con, path, found)
 
 
 def _prepare(con: sqlite3.Connection, create: bool):
@@ -240,12 +263,34 @@ def history_series_for(db_path, results: dict, metrics=None, limit: int = 20) ->
     return series
 
 
+def history_series_with(db_path, results: dict, limit: int = 20) -> dict[str, list[dict]]:
+    """history_series_for over the recorded runs plus `results`, a run not recorded yet (the run
+    being built: it is appended only once its folder is complete), as the newest point."""
+    series: dict[str, list[dict]] = {}
+    if Path(db_path).is_file():
+        series = history_series_for(db_path, results, limit=max(1, limit - 1))
+        series = {k: [p for p in v if p["run_id"] != results.get("run_id")] for k, v in series.items()}
+    for row in results["leaderboard"]:
+        if row.get("calibration"):
+            continue
+        for name, m in row["metrics"].items():
+            if m.get("mean") is not None:
+                series.setdefault(name, []).append({
+                    "run_id": results.get("run_id"), "created": results.get("created"), "model": row["model"],
+                    "dataset": row["dataset"], "value": m["mean"], "std": m["std"],
+                    "git_commit": results.get("git_commit")})
+    return series
+
+
 def _resolve_run(ref: str, db_path) -> dict:
     """A results.json path or run folder when one exists there, else a run id in the history."""
     from .gate import load_results
 
     if Path(ref).exists() or ref.endswith(".json"):
         return load_results(ref)
+    if not Path(db_path).is_file():
+        raise UserError(f"no run {ref!r}: not a results.json or run folder, and there is no history "
+                        f"database {db_path} to look it up as a run id")
     return load_run(db_path, ref)
 
 

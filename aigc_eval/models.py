@@ -56,4 +56,7 @@ def apply_overrides(config, overrides: dict, where: str):
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise UserError(f"{where}: unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    from .validate import check_config_types
+
+    check_config_types(config, overrides, f"{where}.config")
     return dataclasses.replace(config, **overrides)

@@ -25,8 +25,10 @@ NPZ_KEYS = ("samples", "images", "arr_0")
 EXPECTED = "a folder of PNG/JPEG images or an .npz file"
 
 
-def load_samples(path, min_samples: int = 1, image_shape: tuple[int, int, int] | None = None) -> np.ndarray:
-    """uint8 N x C x H x W. `image_shape` (C, H, W), when given, is checked against the dataset's."""
+def load_samples(path, min_samples: int = 1, image_shape: tuple[int, int, int] | None = None,
+                 why: str = "") -> np.ndarray:
+    """uint8 N x C x H x W. `image_shape` (C, H, W), when given, is checked against the dataset's;
+    `why` says what needs `min_samples` of them."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"samples: {path} does not exist; expected {EXPECTED}")
@@ -37,7 +39,8 @@ def load_samples(path, min_samples: int = 1, image_shape: tuple[int, int, int] |
     else:
         raise UserError(f"samples: {path} is neither a folder nor an .npz file; expected {EXPECTED}")
     if len(images) < min_samples:
-        raise UserError(f"samples: {path} holds {len(images)} images; at least {min_samples} are needed")
+        raise UserError(f"samples: {path} holds {_images(len(images))}; at least {min_samples} are needed"
+                        + (f" ({why})" if why else ""))
     if image_shape is not None and images.shape[1:] != tuple(image_shape):
         raise UserError(f"samples: {path} holds {_chw(images.shape[1:])} images (C x H x W) but the "
                         f"dataset's are {_chw(image_shape)}")
@@ -121,6 +124,10 @@ def _to_uint8_nchw(array: np.ndarray, where: str) -> np.ndarray:
     elif array.dtype != np.uint8:
         raise UserError(f"samples: {where} has dtype {array.dtype}; expected uint8 0..255 or floats in [0, 1]")
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+
+
+def _images(n: int) -> str:
+    return f"{n} image" if n == 1 else f"{n} images"
 
 
 def _chw(shape) -> str:

@@ -21,6 +21,8 @@ from .metrics import TextEvalSet, build_metric
 from .runtime import stable_hash
 
 TEXT_SUFFIXES = (".txt", ".jsonl")
+MIN_IMAGES = 4  # precision/recall take k = 3 nearest neighbours among the generated images
+MIN_SENTENCES = 2  # Self-BLEU scores each sentence against the others
 IMAGE_METRICS = [m for m in EVAL_DEFAULTS["image_metrics"] if m != "recon"]  # no model to reconstruct with
 TEXT_METRICS = ["bleu", "self_bleu", "rouge", "chrf", "facts_oracle"]
 
@@ -30,7 +32,7 @@ def score_samples(generated, reference, out_root="reports", name=None, seed=0, r
     t_start = time.perf_counter()
     gen_path = Path(generated)
     name = name or gen_path.name
-    if gen_path.suffix in TEXT_SUFFIXES:
+    if gen_path.suffix.lower() in TEXT_SUFFIXES:
         cell, contexts, ref_name = _score_text(gen_path, reference, seed, data_root)
     else:
         cell, contexts, ref_name = _score_images(gen_path, reference, seed, runtime, data_root, inception_weights, log)
@@ -55,7 +57,8 @@ def _score_images(gen_path, reference, seed, runtime, data_root, inception_weigh
         ctx = get_context("folder", {}, ref_path, runtime.device, inception_weights, log=log)
     if ctx.kind != "image":
         raise UserError(f"--reference {reference} is a text dataset but --generated {gen_path} holds images")
-    samples = load_samples(gen_path, min_samples=2, image_shape=ctx.dataset.image_shape)
+    samples = load_samples(gen_path, min_samples=MIN_IMAGES, image_shape=ctx.dataset.image_shape,
+                           why="precision and recall take k = 3 nearest neighbours")
     scores = evaluate_samples(IMAGE_METRICS, ctx, samples, None, seed)
     return ({"kind": "image", "metrics": {s.name: s.to_json() for s in scores},
              "throughput_unit": "images/s"}, {ctx.dataset.name: ctx}, ctx.dataset.name)
@@ -65,6 +68,9 @@ def _score_text(gen_path, reference, seed, data_root):
     from .data.corpus import load_corpus
 
     generated = list(load_corpus(gen_path).sentences)
+    if len(generated) < MIN_SENTENCES:
+        raise UserError(f"--generated {gen_path}: holds only {len(generated)} sentence; at least {MIN_SENTENCES} are "
+                        "needed (Self-BLEU scores each sentence against the others)")
     if reference in DATASETS:
         ctx = get_context(reference, {}, data_root)
         if ctx.kind != "text":

@@ -207,16 +207,21 @@ def test_welch_interval_covers_its_confidence():
     assert 0.93 <= covered / 1000 <= 0.99
 
 
-def test_one_seed_on_both_sides_has_no_interval_and_only_a_tolerance_can_fail_it():
+def test_one_seed_on_both_sides_is_judged_by_a_tolerance_never_passed_unjudged():
     assert difference_interval([10.0], [12.0]) is None
     base = make_results({("m", "d", FD): ([10.0], False)})
     cur = make_results({("m", "d", FD): ([12.0], False)})
     assert compare(base, cur)[0].verdict == NO_CI
-    result = gate(cur, base)
-    assert result.passed and result.rows[0].verdict == UNJUDGED
-    assert "| — | unjudged (1 seed): no noise estimate" in format_markdown(result.rows)
+    result = gate(cur, base)  # 20% worse: within FD's stated default tolerance of 25%
+    assert result.passed and result.rows[0].verdict == OK
+    assert result.rows[0].rule == "default tolerance fd*: rel 0.25"
+    assert "judged by the default tolerance" in result.markdown()
+    assert "| default tolerance fd*: rel 0.25 |" in format_markdown(result.rows)
+    strict = gate(cur, base, unjudged="fail")
+    assert not strict.passed and strict.rows[0].verdict == UNJUDGED
+    assert "unjudged: give tolerances or more seeds" in strict.markdown()
     assert not gate(cur, base, {"default": {"abs": 1.0}}).passed
-    assert gate(cur, base, {"default": {"abs": 3.0}}).passed
+    assert gate(cur, base, {"default": {"abs": 3.0}}, unjudged="fail").passed
 
 
 def test_direction_comes_from_higher_is_better():

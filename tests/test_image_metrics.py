@@ -122,6 +122,17 @@ def test_kid_clamps_its_subset_size_and_is_seeded(make_set, halves):
     assert values(kid.compute(make_set(noise)))["kid"] > 100 * abs(values(first)["kid"])
 
 
+def test_kid_std_is_not_degenerate_when_the_subsets_span_both_sides(make_set, halves):
+    """Issue 13: with n_gen = n_ref = subset size, every subset was the whole set and kid_std read ~0
+    (0.0016 beside KID 153). Its subsets are now half of each side, and its signature says so."""
+    _, (held_x, _) = halves
+    noise = np.random.default_rng(0).integers(0, 256, held_x.shape, dtype=np.uint8)
+    kid, std = build_metric("kid", subsets=20).compute(make_set(noise))
+    assert kid.signature.fields["subset_size"] == 180
+    assert std.signature.fields["subset_size"] == 90 and str(std.signature) != str(kid.signature)
+    assert std.value > 1e-3 * kid.value
+
+
 # -- precision / recall / density / coverage ----------------------------------------------------
 @pytest.mark.parametrize("block_elems", [2**25, 700])  # one block, and many blocks of a few rows
 def test_prc_equals_torch_fidelity_and_prdc(block_elems):

@@ -42,7 +42,7 @@ class Corpus:
 def load_corpus(path) -> Corpus:
     """Read a .txt or .jsonl corpus; raises UserError naming the file and line on bad input."""
     path = Path(path)
-    if path.suffix not in SUFFIXES:
+    if path.suffix.lower() not in SUFFIXES:
         raise UserError(f"{path}: expected a .txt or .jsonl file, got {path.suffix or 'no suffix'!r}")
     try:
         data = path.read_bytes()
@@ -54,7 +54,7 @@ def load_corpus(path) -> Corpus:
         line = data[:exc.start].count(b"\n") + 1
         raise UserError(f"{path} line {line}: not valid UTF-8 (byte {data[exc.start]:#04x}); "
                         f"save the file as UTF-8") from None
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # Windows, Unix and old Mac
     if lines and lines[-1] == "":  # the newline that ends the last line opens no new one
         lines.pop()
     sentences, labels, blank = [], [], 0
@@ -62,7 +62,7 @@ def load_corpus(path) -> Corpus:
         if not line.strip():
             blank += 1
             continue
-        if path.suffix == ".txt":
+        if path.suffix.lower() == ".txt":
             sentences.append(line.strip())
             continue
         sentence, label = _json_record(path, number, line)

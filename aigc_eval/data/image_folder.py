@@ -20,6 +20,7 @@ from .local import check_limit, limit_train, one_line, require_root, stratified_
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 GREY_MODES = {"1", "L", "LA"}
 COLOUR_MODES = {"RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
+MIN_SIZE = 4
 LAYOUT = "images in DIR/<class>/ subfolders, or directly in DIR for a single class"
 
 
@@ -32,6 +33,9 @@ def load_image_folder(data_root=None, subdir: str | None = None, test_fraction: 
     root = require_root("folder", data_root, LAYOUT, subdir)
     paths, labels, class_names = _find_labelled_images(root)
     x = read_images(paths)
+    if min(x.shape[2:]) < MIN_SIZE:
+        raise UserError(f"folder: {paths[0]} is {x.shape[3]}x{x.shape[2]} pixels; images must be at least "
+                        f"{MIN_SIZE}x{MIN_SIZE} (the domain classifier pools twice)")
     y = np.asarray(labels, dtype=np.int64)
     train, test = stratified_split(y, test_fraction)
     train_x, train_y = limit_train(x[train], y[train], limit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import traceback
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from ..atomic import save_with, write_json, write_text
+from ..data.local import one_line
 from ..errors import UserError
 from ..models import MODELS, apply_overrides, default_config
 from ..samples import save_samples_npz
@@ -159,19 +161,65 @@ def new_result(spec, ctx, cell_dir: Path, status: str = "done", error: str | Non
             "wall": {}, "metrics": {}, "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
 
 
+CHECKPOINT_KEYS = {"model", "rng", "step", "curves", "elapsed", "checkpoint_metrics"}
+
+
+def move_aside(path: Path, why: str, what: str, log) -> None:
+    """Rename an unreadable file to <name>.corrupt-<n> (kept for a post-mortem) and say so in one line."""
+    k = 1
+    while path.with_name(f"{path.name}.corrupt-{k}").exists():
+        k += 1
+    aside = path.with_name(f"{path.name}.corrupt-{k}")
+    os.replace(path, aside)
+    log(f"warning: {path} is unreadable ({why}); moved to {aside.name}, {what}")
+
+
+def read_cell_json(cell_dir: Path, log=print) -> dict | None:
+    """The stored cell.json, or None when there is none or it is unreadable (then moved aside)."""
+    path = Path(cell_dir) / "cell.json"
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(result, dict) or not isinstance(result.get("metrics", {}), dict):
+            raise ValueError("not a cell result")
+        return result
+    except (OSError, ValueError) as exc:
+        move_aside(path, one_line(exc), "the cell runs again", log)
+        return None
+
+
+def check_checkpoint(cell_dir: Path, log=print) -> None:
+    """Move an unreadable or incomplete checkpoint.pt aside, so that the cell restarts from scratch
+    instead of failing on it at every run."""
+    path = Path(cell_dir) / "checkpoint.pt"
+    if not path.is_file():
+        return
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        missing = CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS
+        if missing:
+            raise ValueError(f"no {', '.join(sorted(missing))}")
+        int(state["step"]), float(state["elapsed"]), json.loads(state["checkpoint_metrics"])
+    except Exception as exc:  # torch raises RuntimeError, EOFError, pickle errors, ... on a damaged file
+        why = one_line(exc).split(". ")[0][:120]
+        move_aside(path, f"{type(exc).__name__}: {why}", "the cell restarts from step 0", log)
+
+
 def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_step=None, log=print) -> dict:
     """Train, sample and score one cell; return its result dict (see reports/SCHEMA.md)."""
     cell_dir = Path(cell_dir)
     result_path = cell_dir / "cell.json"
-    if result_path.exists() and not force:
-        cached = json.loads(result_path.read_text())
-        if cached.get("status") == "done":
+    if not force:
+        cached = read_cell_json(cell_dir, log)
+        if cached is not None and cached.get("status") == "done":
             cached["cached"] = True
             return cached
     if force:
         for name in ("checkpoint.pt", "cell.json"):
             (cell_dir / name).unlink(missing_ok=True)
     cell_dir.mkdir(parents=True, exist_ok=True)
+    check_checkpoint(cell_dir, log)
     result = new_result(spec, ctx, cell_dir)
     reset_peak(runtime.device)
     try:

@@ -23,7 +23,7 @@ from ..atomic import write_json
 from ..errors import UserError
 from ..models import MODELS
 from ..runtime import setup_runtime
-from .cell import new_result, run_cell
+from .cell import new_result, read_cell_json, run_cell
 from .context import get_context
 
 # Peak RSS of one worker process running default-suite cells (digits, shapes and facts loaded,
@@ -65,12 +65,11 @@ def task_args(spec, ctx, cell_dir, runtime, force: bool) -> tuple:
             force, {spec.model: MODELS.get(spec.model)})
 
 
-def finished_result(cell_dir: Path) -> dict | None:
-    """The cell's stored result when it is done, else None."""
-    path = Path(cell_dir) / "cell.json"
-    if not path.is_file():
+def finished_result(cell_dir: Path, log=print) -> dict | None:
+    """The cell's stored result when it is done, else None (an unreadable cell.json is moved aside)."""
+    result = read_cell_json(Path(cell_dir), log)
+    if result is None:
         return None
-    result = json.loads(path.read_text())
     return {**result, "cached": True} if result.get("status") == "done" else None
 
 
@@ -87,7 +86,7 @@ def cells_to_run(jobs, force: bool, log, where: str) -> tuple[list, list[int]]:
     results: list[dict | None] = [None] * len(jobs)
     if not force:
         for i, (_, _, cell_dir) in enumerate(jobs):
-            results[i] = finished_result(Path(cell_dir))
+            results[i] = finished_result(Path(cell_dir), log)
     todo = [i for i, r in enumerate(results) if r is None]
     if len(todo) < len(jobs):
         log(f"{len(jobs) - len(todo)} of {len(jobs)} cells already done; running {len(todo)} {where}")

@@ -1,6 +1,7 @@
 """run_suite: the one entry point that turns a suite into reports/<run-id>/ (results, leaderboard, report)."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -11,6 +12,7 @@ from ..atomic import write_json
 from ..errors import UserError
 from ..performance import performance_rows, time_to_quality
 from ..runtime import git_commit, library_versions, machine_info, setup_runtime
+from ..validate import inside, safe_name
 from .aggregate import leaderboard_rows, validity_rows
 from .cell import resolve_config
 from .context import get_context
@@ -33,15 +35,52 @@ def _executor(name: str, ray_address=None, workers=1):
     raise UserError(f"--executor: expected local or ray, got {name!r}")
 
 
-def _new_run_dir(out_root: Path, name: str, config_hash: str) -> Path:
+STAGING_PREFIX = ".incomplete-"
+
+
+def _run_id(out_root: Path, name: str, config_hash: str, k: int = 1) -> str:
+    """<UTC stamp>-<safe suite name>-<hash>[-k]: one path component, whatever the suite's name is."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{name}-{config_hash[:6]}"
-    run_dir, k = out_root / base, 1
-    while run_dir.exists():
+    base = f"{stamp}-{safe_name(name, fallback='suite')}-{safe_name(config_hash[:6], fallback='0')}"
+    run_id = base if k == 1 else f"{base}-{k}"
+    while (out_root / run_id).exists():
         k += 1
-        run_dir = out_root / f"{base}-{k}"
-    run_dir.mkdir(parents=True)
-    return run_dir
+        run_id = f"{base}-{k}"
+    return run_id
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_orphans(out_root: Path, log=print) -> int:
+    """Remove what killed runs left under `out_root`: their staging folders and `latest` temp links.
+
+    A staging folder is named .incomplete-<run-id>-<pid>; it is an orphan once that process is gone."""
+    removed = 0
+    if not out_root.is_dir():
+        return 0
+    for path in out_root.iterdir():
+        name = path.name
+        if not (name.startswith(STAGING_PREFIX) or name.startswith(".latest-")):
+            continue
+        pid = name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log(f"removed {removed} incomplete run folder(s) left in {out_root} by interrupted runs")
+    return removed
 
 
 def _point_latest(out_root: Path, run_dir: Path) -> None:
@@ -50,6 +89,24 @@ def _point_latest(out_root: Path, run_dir: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(run_dir.name)
     os.replace(tmp, link)
+
+
+def _publish(staging: Path, out_root: Path, results: dict) -> Path:
+    """Rename the finished staging folder into place: the run becomes visible only when complete.
+
+    Should another run have taken the id meanwhile, the next free one is used (results.json says which)."""
+    for k in range(1, 1000):
+        run_dir = inside(out_root, out_root / results["run_id"])
+        if not run_dir.exists():
+            try:
+                os.rename(staging, run_dir)
+                return run_dir
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        results["run_id"] = _run_id(out_root, results["suite"]["name"], results["suite"]["config_hash"], k + 1)
+        write_json(staging / "results.json", results)
+    raise UserError(f"--out {out_root}: could not find a free run folder name")
 
 
 def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, compile=False,
@@ -79,6 +136,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
         resolve_config(spec, ctx.dataset)  # a config error stops the run before any cell trains
         config_hash = spec.config_hash(ctx.dataset.fingerprint(), runtime.device)
         jobs.append((spec, ctx, cells_dir / spec.dataset / f"{spec.model}-s{spec.seed}-{config_hash}"))
+    _note_caps(suite, contexts, log)
     t0 = time.perf_counter()
     cells = cell_executor.run(jobs, runtime, force=force, progress=progress, log=log)
     phases["cells"] = round(time.perf_counter() - t0, 3)
@@ -92,24 +150,75 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
                       baseline=baseline, log=log)
 
 
+def _note_caps(suite: Suite, contexts: dict, log) -> None:
+    """Say so when a sample count is larger than the data it is drawn against: it is capped, not used."""
+    said = set()
+    keys = ["n_samples"] + (["checkpoint_samples"] if "checkpoint_samples" in suite.raw.get("eval", {}) else [])
+    for spec in suite.cells:
+        available = len(contexts[spec.dataset].holdout[0])
+        for key in keys:
+            asked = spec.eval[key]
+            if asked > available and (spec.dataset, key) not in said:
+                said.add((spec.dataset, key))
+                log(f"note: [eval] {key} = {asked} is capped to {available}: {spec.dataset} holds "
+                    f"{available} held-out examples, and every row is scored on as many as that")
+
+
 def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: dict, runtime, phases: dict,
                t_start: float, executor: str = "local", workers: int | None = None, history: bool = True,
                baseline: dict | None = None, log=print) -> tuple[Path, dict]:
     """Cells -> reports/<run-id>/ with results.json, leaderboard and report; point reports/latest at it.
 
+    The run is built in a hidden staging folder and renamed into place when complete; only then is
+    it appended to the history and `latest` moved to it, so that a kill at any instant leaves either
+    no run or a complete one. A write that fails (a full disk, a read-only folder) is one UserError,
+    and the runs already there are untouched.
+
     workers: how many worker processes ran the cells (local executor), recorded next to threads."""
+    out_root = Path(out_root)
+    try:
+        return _finish_run(out_root, suite_info, cells, contexts, runtime, phases, t_start, executor, workers,
+                           history, baseline, log)
+    except OSError as exc:
+        reason = exc.strerror or str(exc).splitlines()[0]
+        raise UserError(f"--out {out_root}: cannot write the run ({reason}); earlier runs there are intact") \
+            from None
+
+
+def _finish_run(out_root: Path, suite_info, cells, contexts, runtime, phases, t_start, executor, workers,
+                history, baseline, log) -> tuple[Path, dict]:
     t0 = time.perf_counter()
-    run_dir = _new_run_dir(Path(out_root), suite_info["name"], suite_info["config_hash"])
+    out_root.mkdir(parents=True, exist_ok=True)
+    clean_orphans(out_root, log)
+    run_id = _run_id(out_root, suite_info["name"], suite_info["config_hash"])
+    staging = inside(out_root, out_root / f"{STAGING_PREFIX}{run_id}-{os.getpid()}")
+    staging.mkdir()
+    try:
+        run_dir, results = _build_run(staging, run_id, out_root, suite_info, cells, contexts, runtime, phases, t_start,
+                             t0, executor, workers, history, baseline)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if history:
+        from ..history import append_run
+
+        append_run(out_root / "history.sqlite", results)
+    _point_latest(out_root, run_dir)
+    return run_dir, results
+
+
+def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, contexts, runtime, phases,
+               t_start, t0, executor, workers, history, baseline) -> tuple[Path, dict]:
     for cell in cells:
         grid = Path(cell.pop("samples_png_source", "") or "/nonexistent")
         if grid.is_file():
-            name = f"{cell['model']}-{cell['dataset']}-s{cell['seed']}.png"
-            (run_dir / "samples").mkdir(exist_ok=True)
-            shutil.copyfile(grid, run_dir / "samples" / name)
+            name = f"{safe_name(cell['model'])}-{safe_name(cell['dataset'])}-s{int(cell['seed'])}.png"
+            (staging / "samples").mkdir(exist_ok=True)
+            shutil.copyfile(grid, inside(staging, staging / "samples" / name))
             cell["samples_png"] = f"samples/{name}"
         cell.pop("cached", None)
     results = {
-        "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
+        "schema_version": SCHEMA_VERSION, "run_id": run_id,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "suite": suite_info, "git_commit": git_commit(), "versions": library_versions(),
         "machine": machine_info(), "executor": executor,
@@ -120,7 +229,7 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
         "cells": cells, "leaderboard": leaderboard_rows(cells),
     }
     _add_validity(results)
-    performance = performance_rows(Path(out_root) / "bench")
+    performance = performance_rows(out_root / "bench")
     if performance:
         results["performance"] = performance
     reached = time_to_quality(cells)
@@ -129,13 +238,12 @@ def finish_run(out_root: Path, suite_info: dict, cells: list[dict], contexts: di
     phases["aggregate"] = round(time.perf_counter() - t0, 3)
     results["phases"] = phases
     t0 = time.perf_counter()
-    write_json(run_dir / "results.json", results)
-    _write_report(run_dir, results, Path(out_root), history, baseline)
+    write_json(staging / "results.json", results)
+    _write_report(staging, results, out_root, history, baseline)
     phases["report"] = round(time.perf_counter() - t0, 3)
     phases["total"] = round(time.perf_counter() - t_start, 3)
-    write_json(run_dir / "results.json", results)
-    _point_latest(Path(out_root), run_dir)
-    return run_dir, results
+    write_json(staging / "results.json", results)
+    return _publish(staging, out_root, results), results
 
 
 def _add_validity(results: dict) -> None:
@@ -147,11 +255,9 @@ def _add_validity(results: dict) -> None:
 def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, baseline: dict | None) -> None:
     series = None
     if history:
-        from ..history import append_run, history_series_for
+        from ..history import history_series_with
 
-        db = out_root / "history.sqlite"
-        append_run(db, results)
-        series = history_series_for(db, results)
+        series = history_series_with(out_root / "history.sqlite", results)
     from ..report import write_report
 
     write_report(run_dir, results, history_series=series, baseline=baseline)

@@ -32,10 +32,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .. import __version__
-from ..data import DATASETS
 from ..errors import UserError
-from ..metrics import METRICS
-from ..models import MODELS
 from ..runtime import code_fingerprint, stable_hash
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -115,48 +112,30 @@ def load_suite(name_or_path: str, seeds: list[int] | None = None) -> Suite:
 
 
 def parse_suite(raw: dict, where: str, seeds: list[int] | None = None) -> Suite:
-    def fail(msg):
-        raise UserError(f"{where}: {msg}")
+    from ..validate import validate_suite
 
-    unknown = set(raw) - {"name", "description", "seeds", "train", "eval", "datasets", "models"}
-    if unknown:
-        fail(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
+    validate_suite(raw, where)  # types, ranges and names of every value, before anything runs
     seeds = seeds if seeds is not None else raw.get("seeds", [0])
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        fail("seeds must be a non-empty list of non-negative integers")
     train = {"steps": 200, "batch_size": 64, "checkpoint_every": 100, **raw.get("train", {})}
-    if set(train) - TRAIN_KEYS:
-        fail(f"[train]: unknown key(s) {', '.join(sorted(set(train) - TRAIN_KEYS))}; valid: {', '.join(sorted(TRAIN_KEYS))}")
     eval_cfg = {**EVAL_DEFAULTS, **raw.get("eval", {})}
-    if set(eval_cfg) - set(EVAL_DEFAULTS):
-        fail(f"[eval]: unknown key(s) {', '.join(sorted(set(eval_cfg) - set(EVAL_DEFAULTS)))}")
-    for key in ("image_metrics", "text_metrics", "checkpoint_metrics"):
-        for m in eval_cfg[key]:
-            if m not in METRICS:
-                fail(f"[eval] {key}: unknown metric {m!r}; valid metrics: {', '.join(METRICS.names())}")
     per_model = raw.get("models", {})
     cells, datasets = [], {}
-    if not raw.get("datasets"):
-        fail("no [[datasets]] entries")
     for entry in raw["datasets"]:
-        ds = entry.get("name")
-        if ds not in DATASETS:
-            fail(f"unknown dataset {ds!r}; valid datasets: {', '.join(DATASETS.names())}")
+        ds = entry["name"]
+        if ds in datasets:
+            raise UserError(f"{where}: dataset {ds} is listed twice; list each dataset once")
         options = entry.get("options", {})
         datasets[ds] = options
         rows = [(m, False) for m in entry.get("models", [])] + [(m, True) for m in entry.get("calibration", [])]
         for model, calibration in rows:
-            if model not in MODELS:
-                fail(f"unknown model {model!r}; valid models: {', '.join(MODELS.names())}")
             overrides = dict(per_model.get(model, {}))
             config = overrides.pop("config", {})
             model_train = {**train, **{k: v for k, v in overrides.items() if k in TRAIN_KEYS}}
-            if set(overrides) - TRAIN_KEYS:
-                fail(f"[models.{model}]: unknown key(s) {', '.join(sorted(set(overrides) - TRAIN_KEYS))}; "
-                     f"valid: config, {', '.join(sorted(TRAIN_KEYS))}")
             if calibration:
                 model_train = {"steps": 0, "batch_size": 0, "checkpoint_every": 0}
             # Calibration rows are deterministic given the seed too, so they run per seed like models.
             for seed in seeds:
                 cells.append(CellSpec(model, ds, seed, options, model_train, config, eval_cfg))
+    if not cells:
+        raise UserError(f"{where}: no cells to run; list models or calibration rows under [[datasets]]")
     return Suite(raw.get("name", Path(where).stem), where, cells, datasets, raw)

@@ -111,8 +111,23 @@ def leaderboard_frame(results) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+    leading apostrophe (OWASP's CSV-injection advice); numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def leaderboard_csv(results) -> str:
-    return leaderboard_frame(results).to_csv(index=False, lineterminator="\n")
+    frame = leaderboard_frame(results)
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(csv_safe)
+    return frame.to_csv(index=False, lineterminator="\n")
 
 
 def _md(text) -> str:
