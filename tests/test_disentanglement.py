@@ -4,8 +4,14 @@ Cases (N = 3000, seeded): `identity` -- each latent is one factor's index plus N
 `rotation` -- the standardised factors mixed by a fixed random 4 x 4 rotation; `noise` -- 4
 independent standard normals; plus identity with 6 noise codes beside it and identity with one
 factor copied into a second code. Thresholds: ~1 means > 0.9, ~0 means < 0.1, "clearly lower"
-means < 0.5 and at least 0.4 below identity. Measured values (seed 0) are in the module's commit
-message; each call takes < 1 s on one thread.
+means < 0.5 and at least 0.4 below identity. Each call takes < 1 s on one thread.
+
+Measured (seed 0):        MIG    DCI-D  DCI-C  DCI-I  SAP
+    identity              0.996  0.999  0.999  1.000  0.990
+    rotation              0.417  0.380  0.398  0.981  0.385
+    noise                 0.001  0.003  0.004  0.273  0.019
+    identity + 6 noise    0.990  0.999  0.999  1.000  0.973
+    identity, 1 copied    0.747  0.999  0.892  1.000  0.734
 """
 from __future__ import annotations
 
