@@ -5,7 +5,8 @@ Every generated sentence is judged by the world's oracle (aigc_eval.worlds.facts
 shares of all generated sentences:
 
 - true_rate, factual_hallucination_rate, ungrammatical_rate (these three sum to 1);
-- novelty: true and not a training sentence (a fact the model was never shown);
+- novelty: true and not a training sentence (a fact the model was never shown), compared in
+  the corpus's written form (aigc_eval.worlds.facts.canonical);
 - controllability (conditional models only): the main clause states the requested relation
   class (eval_set.labels index aigc_eval.worlds.facts.RELATIONS); ungrammatical samples miss.
 
@@ -17,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..worlds.facts import FALSE, RELATIONS, TRUE, UNGRAMMATICAL, FactsWorld
+from ..worlds.facts import FALSE, RELATIONS, TRUE, UNGRAMMATICAL, FactsWorld, canonical
 from .base import Metric, TextEvalSet
 
 
@@ -38,7 +39,7 @@ class FactsOracle(Metric):
         judgements = [world.judge(s) for s in eval_set.generated]
         verdicts = np.array([j.verdict for j in judgements])
         train = set(eval_set.train)
-        novel = [j.verdict == TRUE and s not in train for s, j in zip(eval_set.generated, judgements)]
+        novel = [j.verdict == TRUE and canonical(s) not in train for s, j in zip(eval_set.generated, judgements)]
         sig = eval_set.signature(self.name, libs=(), world=f"facts-s{meta['world_seed']}@{world.fingerprint}")
         scores = [
             self.score("true_rate", np.mean(verdicts == TRUE), sig, True,

@@ -23,13 +23,37 @@ A sentence means a conjunction of atomic facts (lives_in, job, likes, taller, ol
 judges it `true` when every fact holds, `false` when it parses but some fact does not hold
 (a factual hallucination: a wrong city, a reversed comparison, an animal that does not exist, or
 the same being twice in one coordination), and `ungrammatical` when it does not parse or contains
-a word outside the vocabulary.
+a word outside the vocabulary. A sample is one sentence: its tokens are the words and the marks
+"," and "." (case and spacing are not part of it, so "Alice lives in Paris." reads as the corpus's
+"alice lives in paris ."); it ends at its ".", so a sample with no "." is unfinished and one that
+runs on after it (a second sentence, a stray token) failed to stop; both are ungrammatical.
+
+Calibration (tests/test_facts_probe.py): on generated probe sets, 200 a set on worlds 0-2, each
+labelled by the verdict a person who knows the world gives, the oracle agrees on 100% of true
+facts (every template and class), false facts (wrong city / job / liked being / comparison, an
+animal with a job, a non-existent animal, one false part of a compound), swapped subject and
+object, out-of-vocabulary words, duplicated, dropped and adjacent-swapped words, truncations,
+trailing tokens, glued sentences, number and article errors, case / spacing / attached
+punctuation (15.5% before case and spacing were normalised) and empty samples.
+
+What it cannot judge (it calls each ungrammatical, where a person would say true or false):
+sentences outside this grammar, whether or not every word is in the vocabulary: negation
+("alice does not live in rome"), paraphrases ("bob is liked by alice", "alice is from paris"),
+indefinites ("a red fox lives in lima"), plural comparisons, relative clauses other than
+home / job, coordinated verb phrases; and invented beings with new names ("zara lives in
+paris"), since it cannot tell a new name from a non-word (an invented animal of known words is
+false). It judges the world only: real-world truths ("paris is in france") are not in its
+language, and what a sentence implies beyond its atomic facts, its style and its fluency
+beyond the grammar go unjudged. Two choices a person might make otherwise: the same being
+twice in one coordination ("alice likes bob and bob") counts as false, and the facts of a
+sentence glued after a complete one are not judged (the sample is ungrammatical).
 
 Each sentence's class is the relation of its main clause: RELATIONS below, in label order.
 """
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -161,9 +185,25 @@ class _Parser:
         return Parse(relation, tuple(subjects), tuple(atoms + main_atoms), repeated)
 
 
+_TOKEN = re.compile(r"[^\s,.]+|[,.]")
+
+
+def tokenize(sentence: str) -> list[str]:
+    """The sentence's words and punctuation marks. Case and spacing are not part of a sentence:
+    "Alice lives in Paris." reads as "alice lives in paris ." (a person reads the two as one
+    sentence). The corpus and every model sample are already in that form, so this changes no
+    verdict on them."""
+    return _TOKEN.findall(sentence.lower())
+
+
+def canonical(sentence: str) -> str:
+    """The sentence as the corpus writes it: lower-case, one space between tokens."""
+    return " ".join(tokenize(sentence))
+
+
 def parse(sentence: str) -> Parse:
-    """Parse a space-tokenised sentence; raises ParseError when it is not in the grammar."""
-    tokens = sentence.split()
+    """Parse a sentence (see tokenize()); raises ParseError when it is not in the grammar."""
+    tokens = tokenize(sentence)
     unknown = [t for t in tokens if t not in VOCABULARY]
     if unknown:
         raise ParseError(f"unknown word {unknown[0]!r}")
