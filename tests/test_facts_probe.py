@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aigc_eval.data import load_dataset
+from aigc_eval.metrics import TextEvalSet, build_metric
 from aigc_eval.worlds.facts import (CITIES, COLOURS, FALSE, JOBS, NAMES, SPECIES, TRUE, UNGRAMMATICAL, VOCABULARY,
                                     FactsWorld, canonical)
 
@@ -250,3 +252,14 @@ def test_what_the_oracle_cannot_judge(seed):
     print(f"\noutside the language, world {seed}: {rate:.3f} of {len(probes)}")
     assert len(probes) >= N and {label for _, label in probes} == {TRUE, FALSE}
     assert set(verdicts) == {UNGRAMMATICAL} and rate == 0.0
+
+
+def test_the_metric_reads_a_surface_variant_as_the_training_sentence():
+    """Judged true, and not novel: "Alice lives in Paris." is the training sentence it spells."""
+    facts = load_dataset("facts")
+    variants = [s.capitalize().replace(" .", ".").replace(" ,", ",") for s in facts.train[:50]]
+    assert all(v != s for v, s in zip(variants, facts.train))
+    eval_set = TextEvalSet(generated=variants, reference=list(facts.test), train=list(facts.train),
+                           labels=None, dataset_meta=facts.meta)
+    scores = {s.name: s.value for s in build_metric("facts_oracle").compute(eval_set)}
+    assert scores["true_rate"] == 1.0 and scores["novelty"] == 0.0
