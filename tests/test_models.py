@@ -17,9 +17,9 @@ import torch
 from aigc_eval.errors import UserError
 from aigc_eval.models import MODELS, default_config
 
-IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae"]
+IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae", "ddpm", "cddpm"]
 GANS = ["dcgan", "wgan_gp", "sngan", "cgan"]
-CONDITIONAL = ["cgan", "cvae"]
+CONDITIONAL = ["cgan", "cvae", "cddpm"]
 NUM_CLASSES = 10
 
 

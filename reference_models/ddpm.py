@@ -1,0 +1,263 @@
+"""DDPM (Ho et al. 2020): a denoising diffusion model with epsilon-prediction, sampled by DDPM or DDIM.
+
+Forward process, for t = 1..T with a noise schedule beta_t and alpha_bar_t = prod_{s<=t} (1 - beta_s):
+
+    x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps,     eps ~ N(0, I)
+
+The network eps_theta(x_t, t) predicts eps; training minimises the "simple" loss
+|| eps - eps_theta(x_t, t) ||^2 over a uniformly drawn t. Sampling runs the reverse process from
+x_T ~ N(0, I) over `sample_steps` evenly spaced timesteps with the DDIM update (Song et al. 2021):
+
+    x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t)                  (clipped to [-1, 1])
+    x_prev = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma^2) eps_hat + sigma z
+    sigma  = eta * sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev)
+
+eta = 0 is deterministic DDIM; eta = 1 with sample_steps = T is DDPM's ancestral sampler (its
+posterior variance beta~_t), so one update serves both.
+
+Schedules: "linear" (beta from 1e-4 to 0.02, as Ho et al.) and "cosine" (Nichol & Dhariwal 2021,
+alpha_bar_t = cos^2(((t/T + s) / (1 + s)) pi/2), s = 0.008, betas clipped at 0.999).
+
+The conditional variant (ConditionalDDPM) adds a label embedding to the timestep embedding and
+trains with classifier-free guidance (Ho & Salimans 2022): a share `label_dropout` of the labels
+is replaced by a learned "no label" embedding, so one network learns eps(x, t, y) and eps(x, t).
+At sampling, eps_hat = (1 + w) eps(x, t, y) - w eps(x, t) with guidance scale w = `guidance`
+(w = 0: the plain conditional model; larger w follows the label harder, at the cost of diversity).
+Labels made of factors (the shapes world's shape x colour x size x position) embed as a sum of
+per-factor vectors, so a held-out combination is made of trained parts.
+
+The network is a small U-Net: a 3x3 input conv, one residual block per resolution (GroupNorm,
+SiLU, the timestep embedding added between the two convs), two stride-2 downsamplings, a middle
+block with one self-attention layer at the lowest resolution, and the mirror path with skip
+connections. The same network serves 16x16, 28x28 and 32x32, grey and RGB. Sampling uses EMA weights.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aigc_eval.errors import UserError
+
+from .base import FactorEmbedding, GenerativeModel, to_uint8
+
+
+@dataclass
+class DDPMConfig:
+    width: int = 32              # channels at full resolution; x2 at the two lower ones
+    timesteps: int = 1000        # T of the forward process
+    schedule: str = "cosine"     # "cosine" or "linear"
+    lr: float = 1e-3
+    ema_decay: float = 0.995
+    sample_steps: int = 50       # reverse steps at sampling (DDIM); = timesteps with eta=1 for DDPM
+    eta: float = 0.0             # 0: deterministic DDIM; 1: ancestral (DDPM) noise
+    attention: bool = True       # one self-attention layer at the lowest resolution
+    label_dropout: float = 0.1   # conditional only: share of labels trained as "no label"
+    guidance: float = 0.0        # conditional only: classifier-free guidance scale w
+
+
+DEFAULTS = {
+    (1, 16, 16): DDPMConfig(),
+    (1, 28, 28): DDPMConfig(width=48),
+    (3, 32, 32): DDPMConfig(width=64),
+}
+
+
+def noise_schedule(name: str, timesteps: int) -> torch.Tensor:
+    """alpha_bar_t for t = 1..T (float64, decreasing from ~1 towards 0)."""
+    if name == "linear":
+        betas = torch.linspace(1e-4, 0.02, timesteps, dtype=torch.float64)
+        return torch.cumprod(1 - betas, 0)
+    if name == "cosine":
+        s = 0.008
+        steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+        return torch.cumprod(1 - betas, 0)
+    raise ValueError(f"DDPM: schedule must be 'linear' or 'cosine', got {name!r}")
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps (Vaswani et al. 2017), N -> N x dim."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], 1)
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in, c_out, emb_dim):
+        super().__init__()
+        self.norm1, self.conv1 = group_norm(c_in), nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2, self.conv2 = group_norm(c_out), nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x, emb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.norm = group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, c, h * w).transpose(2, 3).unbind(1)
+        out = F.scaled_dot_product_attention(q, k, v)  # N x HW x C
+        return x + self.proj(out.transpose(1, 2).reshape(n, c, h, w))
+
+
+class UNet(nn.Module):
+    """eps_theta(x_t, t[, y]). With `factor_sizes`, labels embed as a sum of per-factor vectors; the
+    label -1 means "no label" (a learned vector), which classifier-free guidance needs."""
+
+    def __init__(self, channels: int, width: int, attention: bool, factor_sizes: tuple[int, ...] = ()):
+        super().__init__()
+        widths = [width, 2 * width, 2 * width]  # at full, 1/2 and 1/4 resolution
+        emb_dim = 4 * width
+        self.width = width
+        self.time_mlp = nn.Sequential(nn.Linear(width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        if factor_sizes:
+            self.label_emb = FactorEmbedding(factor_sizes, emb_dim)
+            self.no_label = nn.Parameter(torch.zeros(emb_dim))
+        self.conv_in = nn.Conv2d(channels, width, 3, 1, 1)
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        c = width
+        for i, w in enumerate(widths):
+            self.down.append(ResBlock(c, w, emb_dim))
+            self.downsample.append(nn.Conv2d(w, w, 3, 2, 1) if i < len(widths) - 1 else nn.Identity())
+            c = w
+        self.mid1 = ResBlock(c, c, emb_dim)
+        self.mid_attention = SelfAttention(c) if attention else nn.Identity()
+        self.mid2 = ResBlock(c, c, emb_dim)
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for i, w in reversed(list(enumerate(widths))):
+            self.up.append(ResBlock(c + w, w, emb_dim))
+            self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                               nn.Conv2d(w, w, 3, 1, 1)) if i > 0 else nn.Identity())
+            c = w
+        self.conv_out = nn.Sequential(group_norm(c), nn.SiLU(), nn.Conv2d(c, channels, 3, 1, 1))
+
+    def embed(self, t, labels):
+        emb = self.time_mlp(timestep_embedding(t, self.width))
+        if labels is None:
+            return emb
+        given = (labels >= 0)[:, None]
+        return emb + torch.where(given, self.label_emb(labels.clamp(min=0)), self.no_label)
+
+    def forward(self, x, t, labels=None):
+        emb = self.embed(t, labels)
+        h = self.conv_in(x)
+        skips = []
+        for block, down in zip(self.down, self.downsample):
+            h = block(h, emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.mid_attention(self.mid1(h, emb)), emb)
+        for block, up in zip(self.up, self.upsample):
+            h = up(block(torch.cat([h, skips.pop()], 1), emb))
+        return self.conv_out(h)
+
+
+class DDPM(GenerativeModel):
+    def __init__(self, config: DDPMConfig, image_shape, num_classes: int = 0, factor_sizes=None):
+        super().__init__(image_shape, num_classes, factor_sizes)
+        if image_shape[1] % 4 or image_shape[2] % 4:
+            raise ValueError(f"DDPM: height and width must be multiples of 4 (two downsamplings), got {image_shape}")
+        if not 1 <= config.sample_steps <= config.timesteps:
+            raise ValueError(f"DDPM: sample_steps must lie in [1, timesteps={config.timesteps}], "
+                             f"got {config.sample_steps}")
+        self.config = config
+        label_factors = self.factor_sizes if self.conditional else ()
+        self.net = UNet(image_shape[0], config.width, config.attention, label_factors)
+        self.register_buffer("alpha_bar", noise_schedule(config.schedule, config.timesteps).float())
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.enable_ema(self.net, config.ema_decay)
+
+    def training_labels(self, y):
+        """The labels the network trains on: none for the unconditional model."""
+        return None
+
+    def predict_noise(self, net, x, t, labels):
+        """eps_hat(x_t, t), with classifier-free guidance in the conditional model."""
+        return net(x, t)
+
+    def train_step(self, x, y=None):
+        x0 = self.prepare(x) * 2 - 1
+        n = len(x0)
+        t = torch.randint(0, self.config.timesteps, (n,), device=self.device)
+        eps = torch.randn_like(x0)
+        a = self.alpha_bar[t][:, None, None, None]
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        with self.autocast():
+            loss = F.mse_loss(self.net(x_t, t, self.training_labels(y)).float(), eps)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.update_ema(self.net)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(self, n, labels=None, generator=None, batch_size=512):
+        """n images (uint8 N x C x H x W) from the EMA network. Noise is drawn on the CPU from
+        `generator`, so a seeded generator gives the same images on every device."""
+        labels = self._labels_for(n, labels, generator)
+        was_training = self.training
+        self.eval()
+        ts = torch.linspace(self.config.timesteps - 1, 0, self.config.sample_steps).round().long().tolist()
+        out = []
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            y = None if labels is None else labels[start:start + m].to(self.device)
+            x = torch.randn(m, *self.image_shape, generator=generator).to(self.device)
+            for i, t in enumerate(ts):
+                a = self.alpha_bar[t]
+                a_prev = self.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.ones_like(a)
+                with self.autocast():
+                    eps = self.predict_noise(self.ema, x, torch.full((m,), t, device=self.device), y).float()
+                x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+                eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # consistent with the clipped x0
+                sigma = self.config.eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
+                x = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+                if self.config.eta and i + 1 < len(ts):
+                    x = x + sigma * torch.randn(x.shape, generator=generator).to(self.device)
+            out.append(to_uint8((x + 1) / 2))
+        self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, *self.image_shape, dtype=torch.uint8)
+
+
+class ConditionalDDPM(DDPM):
+    conditional = True
+
+    def __init__(self, config: DDPMConfig, image_shape, num_classes: int = 0, factor_sizes=None):
+        if not num_classes:
+            raise UserError(f"model cddpm needs a labelled dataset (num_classes >= 1), got {num_classes}")
+        super().__init__(config, image_shape, num_classes, factor_sizes)
+
+    def training_labels(self, y):
+        """The labels, with a share `label_dropout` replaced by -1 ("no label") for guidance."""
+        y = self.check_labels(y)
+        dropped = torch.rand(len(y), device=self.device) < self.config.label_dropout
+        return torch.where(dropped, torch.full_like(y, -1), y)
+
+    def predict_noise(self, net, x, t, labels):
+        w = self.config.guidance
+        if not w:
+            return net(x, t, labels)
+        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, torch.full_like(labels, -1)]))
+        cond, uncond = both.chunk(2)
+        return (1 + w) * cond - w * uncond
