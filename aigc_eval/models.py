@@ -22,6 +22,7 @@ MODELS.register("beta_vae", "reference_models.beta_vae:BetaVAE")
 MODELS.register("cvae", "reference_models.cvae:ConditionalVAE")
 MODELS.register("ddpm", "reference_models.ddpm:DDPM")
 MODELS.register("cddpm", "reference_models.ddpm:ConditionalDDPM")
+MODELS.register("infogan", "reference_models.infogan:InfoGAN")
 # text models
 MODELS.register("sentence_vae", "reference_models.sentence_vae:SentenceVAE")
 MODELS.register("csentence_vae", "reference_models.csentence_vae:ConditionalSentenceVAE")

@@ -17,7 +17,7 @@ import torch
 from aigc_eval.errors import UserError
 from aigc_eval.models import MODELS, default_config
 
-IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae", "ddpm", "cddpm"]
+IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae", "ddpm", "cddpm", "infogan"]
 GANS = ["dcgan", "wgan_gp", "sngan", "cgan"]
 CONDITIONAL = ["cgan", "cvae", "cddpm"]
 NUM_CLASSES = 10
