@@ -113,3 +113,13 @@ def test_against_installed_library():
     samples = [0, 0, 10, 10, 20, 20]
     K = np.exp(-np.abs(np.subtract.outer(samples, samples)).astype(float))
     assert vendi_from_kernel(K) == pytest.approx(vendi.score(samples, lambda a, b: np.exp(-abs(a - b))), rel=1e-12)
+
+
+def test_ngram_dual_route_equals_kernel_route():
+    """Unigrams over a 5-word vocabulary, 40 sentences (2 without a bigram): V < n takes the dual route."""
+    rng = np.random.default_rng(9)
+    words = "a b c d e".split()
+    sentences = [" ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(40)] + ["x", "y"]
+    for n in (1, 2):
+        expected = vendi_from_kernel(ngram_cosine_kernel(sentences, n))
+        assert vendi_of_ngrams(sentences, n) == pytest.approx(expected, rel=1e-10)

@@ -48,7 +48,8 @@ def _kernel_sum(x: np.ndarray, y: np.ndarray, gamma: float, same: bool) -> float
         d2 = squared_distances(block, y)
         if same:  # the i == j entries: exactly 0 distance, kernel exactly 1
             d2[np.arange(len(block)), np.arange(start, start + len(block))] = 0.0
-        total += float(np.exp(-gamma * d2).sum())
+        d2 *= -gamma
+        total += float(np.exp(d2, out=d2).sum())
     return total - len(x) if same else total
 
 
