@@ -5,7 +5,9 @@ Forward process, for t = 1..T with a noise schedule beta_t and alpha_bar_t = pro
     x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps,     eps ~ N(0, I)
 
 The network eps_theta(x_t, t) predicts eps; training minimises the "simple" loss
-|| eps - eps_theta(x_t, t) ||^2 over a uniformly drawn t. Sampling runs the reverse process from
+|| eps - eps_theta(x_t, t) ||^2 over a uniformly drawn t, each image's term weighted by
+min(SNR_t, gamma) / SNR_t with SNR_t = alpha_bar_t / (1 - alpha_bar_t) (Min-SNR-gamma, Hang et al.
+2023; `min_snr_gamma` = 0 gives the simple loss itself). Sampling runs the reverse process from
 x_T ~ N(0, I) over `sample_steps` evenly spaced timesteps with the DDIM update (Song et al. 2021):
 
     x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t)                  (clipped to [-1, 1])
@@ -50,18 +52,20 @@ class DDPMConfig:
     width: int = 32              # channels at full resolution; x2 at the two lower ones
     timesteps: int = 1000        # T of the forward process
     schedule: str = "cosine"     # "cosine" or "linear"
-    lr: float = 1e-3
+    lr: float = 2e-3
     ema_decay: float = 0.995
-    sample_steps: int = 50       # reverse steps at sampling (DDIM); = timesteps with eta=1 for DDPM
-    eta: float = 0.0             # 0: deterministic DDIM; 1: ancestral (DDPM) noise
+    sample_steps: int = 50       # reverse steps at sampling; = timesteps with eta=1 is DDPM's sampler
+    eta: float = 1.0             # 1: ancestral (DDPM) noise at every step; 0: deterministic DDIM
     attention: bool = True       # one self-attention layer at the lowest resolution
+    min_snr_gamma: float = 5.0   # 0: the simple loss; > 0: Min-SNR-gamma weights (Hang et al. 2023)
     label_dropout: float = 0.1   # conditional only: share of labels trained as "no label"
     guidance: float = 0.0        # conditional only: classifier-free guidance scale w
 
 
+# 16x16 was measured as the module docstring says; 28x28 and 32x32 scale the width and were not.
 DEFAULTS = {
-    (1, 16, 16): DDPMConfig(),
-    (1, 28, 28): DDPMConfig(width=48),
+    (1, 16, 16): DDPMConfig(width=16),
+    (1, 28, 28): DDPMConfig(width=32),
     (3, 32, 32): DDPMConfig(width=64),
 }
 
@@ -204,7 +208,11 @@ class DDPM(GenerativeModel):
         a = self.alpha_bar[t][:, None, None, None]
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
         with self.autocast():
-            loss = F.mse_loss(self.net(x_t, t, self.training_labels(y)).float(), eps)
+            per_image = (self.net(x_t, t, self.training_labels(y)).float() - eps).pow(2).mean((1, 2, 3))
+        if self.config.min_snr_gamma:
+            snr = a.flatten() / (1 - a.flatten())
+            per_image = per_image * snr.clamp(max=self.config.min_snr_gamma) / snr
+        loss = per_image.mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

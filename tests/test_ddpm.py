@@ -96,6 +96,17 @@ def test_label_dropout_trains_the_no_label_embedding_at_the_configured_rate():
     torch.testing.assert_close(no_label[0], net.no_label)
 
 
+def test_min_snr_weights_only_lower_the_terms_of_low_noise_steps():
+    x = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(0))
+    losses = {}
+    for gamma in (0.0, 5.0, 1e12):
+        model = build(min_snr_gamma=gamma)
+        torch.manual_seed(1)  # the same t and eps for every gamma
+        losses[gamma] = model.train_step(x)["loss"]
+    assert losses[1e12] == pytest.approx(losses[0.0], rel=1e-6)  # every weight min(snr, inf) / snr = 1
+    assert losses[5.0] < losses[0.0]
+
+
 def test_bad_configs_are_refused():
     with pytest.raises(ValueError, match=r"sample_steps must lie in \[1, timesteps=100\]"):
         build(timesteps=100, sample_steps=200)
