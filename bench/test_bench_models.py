@@ -19,9 +19,9 @@ import torch
 
 from aigc_eval.models import MODELS, default_config
 
-IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae"]
+IMAGE_MODELS = ["dcgan", "vae", "wgan_gp", "sngan", "cgan", "beta_vae", "cvae", "ddpm", "cddpm", "infogan"]
 SHAPES = {"16x16": (1, 16, 16), "32x32rgb": (3, 32, 32)}
-ROUNDS = {"16x16": 10, "32x32rgb": 3}  # a WGAN-GP step at 32x32 takes seconds on one thread
+ROUNDS = {"16x16": 10, "32x32rgb": 3}  # a WGAN-GP step or a DDPM sample() at 32x32 takes seconds on one thread
 BATCH = 64
 SAMPLES = 256
 NUM_CLASSES = 10
@@ -68,3 +68,14 @@ def test_sample_throughput(pinned_benchmark, name, size):
     model = build(name, shape)
     bench_images_per_s(pinned_benchmark, lambda: model.sample(SAMPLES, generator=torch.Generator().manual_seed(0)),
                        SAMPLES, ROUNDS[size], model=name, image_shape=list(shape))
+
+
+@pytest.mark.parametrize("steps", [10, 25, 50, 100])
+def test_ddpm_sampling_cost_by_reverse_steps(pinned_benchmark, steps):
+    """A diffusion model's sampling cost grows with its reverse steps: images/s against the number
+    of DDIM/ancestral steps at 16x16 (one network evaluation per step and image)."""
+    shape = SHAPES["16x16"]
+    model = build("ddpm", shape)
+    model.config.sample_steps = steps
+    bench_images_per_s(pinned_benchmark, lambda: model.sample(SAMPLES, generator=torch.Generator().manual_seed(0)),
+                       SAMPLES, 3, model="ddpm", image_shape=list(shape), sample_steps=steps)
