@@ -123,11 +123,20 @@ class VAE(GenerativeModel):
         return -(rec + kl).cpu()
 
     @torch.no_grad()
+    def encode(self, x, labels=None) -> torch.Tensor:
+        """The posterior mean E[z | x] of each [0,1] or uint8 image (N x z_dim, on the CPU): the
+        representation that disentanglement metrics score against the world's factors."""
+        self.eval()
+        mu, _ = self.encoder(self.prepare(_as_float01(x)), self.condition(labels))
+        self.train(True)
+        return mu.float().cpu()
+
+    @torch.no_grad()
     def reconstruct(self, x, labels=None) -> torch.Tensor:
         """Decode the posterior mean of each image; uint8 out."""
-        self.eval()
         cond = self.condition(labels)
-        mu, _ = self.encoder(self.prepare(_as_float01(x)), cond)
+        mu = self.encode(x, labels).to(self.device)
+        self.eval()
         out = to_uint8(torch.sigmoid(self.decoder(mu, cond).float()))
         self.train(True)
         return out

@@ -310,3 +310,18 @@ def test_factored_cvae_renders_held_out_combinations_from_trained_factors():
     # Measured over seeds 0-1 (300 steps of 64, ~4 s of CPU each): 0.98-1.00 factored, 0.12-0.13
     # by combination (chance 1/9).
     assert position_match[True] > 0.8 and position_match[False] < 0.4, position_match
+
+
+@pytest.mark.parametrize("name", ["vae", "beta_vae", "cvae"])
+def test_encode_gives_the_posterior_mean_that_reconstruct_decodes(name):
+    shape = (1, 16, 16)
+    model = build(name)
+    x, y = batch(shape, n=5)
+    model.train_step(x, y)
+    labels = y if model.conditional else None
+    z = model.encode(x, labels)
+    assert z.shape == (5, model.config.z_dim) and z.dtype == torch.float32
+    mu, _ = model.encoder(x, model.condition(labels))
+    torch.testing.assert_close(z, mu.detach())
+    decoded = (torch.sigmoid(model.decoder(z, model.condition(labels))) * 255).round().to(torch.uint8)
+    assert torch.equal(model.reconstruct(x, labels), decoded)
