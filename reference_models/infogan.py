@@ -26,6 +26,27 @@ Measured on digits (1 thread, 16x16, seeds 0-2): after 300 steps of 64 Q reads G
 from the samples with accuracy 0.996-0.998 (0.88-0.91 at width 16, batch 32), while the code's
 NMI with the digit the suite's classifier reads is still 0.04-0.11: the code is visible long
 before it means the digit.
+
+Measured on shapes (1 thread, batch 64, the 16x16 defaults: one 10-way code, two continuous codes,
+λ = 1; 2,000 samples judged by the oracle v2; seeds 0 / 1 at 2,000 steps, ~130 s of CPU each):
+- hallucination rate 0.984 / 0.984 (DCGAN with the same settings, seed 0: 0.982), mostly "extra
+  object" and "off-palette colour", as for the other unconditional models at this budget;
+- Q reads the categorical code back from the samples with accuracy 0.999 / 0.998, yet the code's
+  normalised mutual information (sklearn's, arithmetic mean) with the factors the oracle reads
+  from every sample, valid or not, is low: position 0.10 / 0.11, colour 0.02 / 0.04, shape 0.01,
+  size 0.005. The continuous codes (binned into 5) reach 0.02 at most. Traversals show why: along
+  the categorical code each sample keeps its colour and place and changes texture and speckle, so
+  the code is written into detail that Q reads and the oracle does not. The bound is met by any
+  code that is recoverable, visible or not; this is InfoGAN's known failure mode, not a bug.
+  (On the ~30 valid samples alone the NMI reads 0.15-0.7: small-sample bias, not signal.)
+- without continuous codes (seed 0): hallucination 0.984, the categorical code's NMI with
+  position 0.06, the rest <= 0.02.
+- instance noise 0.3 instead of 0.1 makes the code visible: it captures position (NMI 0.54 / 0.47,
+  colour 0.16 / 0.16, shape 0.06 / 0.05; traversals move the object across the canvas) at a
+  hallucination rate of 0.993 / 0.992. Hence DEFAULTS[(3, 16, 16)] (shapes) uses 0.3; grey 16x16
+  (digits) keeps 0.1, as measured above. z_dim 4 (seed 0): hallucination 0.957, position 0.18;
+  z_dim 4 with noise 0.3 (seed 0): 0.973, position 0.41, colour 0.31. Not tried: longer runs,
+  λ other than 1, categorical codes sized to one factor (4 shapes, 5 colours).
 """
 from __future__ import annotations
 
@@ -57,6 +78,7 @@ class InfoGANConfig:
 
 DEFAULTS = {
     (1, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.1),
+    (3, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.3),  # shapes: see the docstring
     (1, 28, 28): InfoGANConfig(z_dim=64, width=64),
     (3, 32, 32): InfoGANConfig(z_dim=128, width=64),
 }
