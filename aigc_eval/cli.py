@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--reference", required=True, help="dataset name (e.g. digits) or a path (image folder with class subfolders, .txt/.jsonl)")
     score.add_argument("--name", default=None, help="row name in the leaderboard (default: the generated path's name)")
     score.add_argument("--seed", type=cli_seed, default=0)
+    score.add_argument("--metrics", type=lambda t: [m.strip() for m in t.split(",") if m.strip()], default=None,
+                       help="comma-separated registered metrics (default: every metric that applies without a model)")
+    score.add_argument("--extractor", default="domain-cnn",
+                       help="registered feature extractor of the image metrics (default domain-cnn; see `list`)")
     _add_runtime_args(score)
 
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
@@ -91,13 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from .harness.runner import run_suite
     from .harness.suite import load_suite
     from .validate import check_out_dir
 
     seeds = [args.seed] if args.seed is not None else args.seeds
     suite = load_suite(args.suite, seeds=seeds)
-    check_out_dir(args.out)
+    check_out_dir(args.out)  # before the report's plotting library is imported: a bad --out costs nothing
+    from .harness.runner import run_suite
+
     run_dir, results = run_suite(
         suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
         compile=args.compile,
@@ -127,27 +132,31 @@ def _print_summary(run_dir, results) -> list[dict]:
 
 def _list(_args) -> int:
     from .data import DATASETS
+    from .features import EXTRACTORS
     from .harness.suite import SUITES_DIR
     from .metrics import METRICS
     from .models import MODELS
 
-    print("datasets:", ", ".join(DATASETS.names()))
-    print("models:  ", ", ".join(MODELS.names()))
-    print("metrics: ", ", ".join(METRICS.names()))
-    print("suites:  ", ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml"))))
+    print("datasets:  ", ", ".join(DATASETS.names()))
+    print("models:    ", ", ".join(MODELS.names()))
+    print("metrics:   ", ", ".join(METRICS.names()))
+    print("extractors:", ", ".join(EXTRACTORS.names()))
+    print("suites:    ", ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml"))))
     return 0
 
 
 def _score(args) -> int:
-    from .runtime import setup_runtime
-    from .score import score_samples
     from .validate import check_out_dir
 
-    check_out_dir(args.out)
+    check_out_dir(args.out)  # before the report's plotting library is imported: a bad --out costs nothing
+    from .runtime import setup_runtime
+    from .score import score_samples
+
     runtime = setup_runtime(args.device, args.threads)
     run_dir, results = score_samples(args.generated, args.reference, out_root=args.out, name=args.name,
                                      seed=args.seed, runtime=runtime, data_root=args.data_root,
-                                     inception_weights=args.inception_weights)
+                                     inception_weights=args.inception_weights, metrics=args.metrics,
+                                     extractor=args.extractor)
     _print_summary(run_dir, results)
     return 0
 
@@ -167,11 +176,18 @@ def _compare(args) -> int:
 
 
 def _gate(args) -> int:
-    from .gate import gate_command
+    """Exit 1 only when the gate fails (a regression beyond noise and tolerance, a missing baseline
+    metric, or a model that failed/diverged where the baseline was done); bad files are exit 2."""
+    from .gate import gate, load_tolerances
+    from .report.markdown import gate_markdown
+    from .results import load_results
 
-    code, markdown = gate_command(args.results, args.baseline, args.tolerances, args.unjudged)
-    print(markdown)
-    return code
+    current = load_results(args.results, what="results")
+    baseline = load_results(args.baseline, what="baseline")
+    tolerances = load_tolerances(args.tolerances) if args.tolerances else None
+    result = gate(current, baseline, tolerances, unjudged=args.unjudged)
+    print(gate_markdown(result))
+    return 0 if result.passed else 1
 
 
 COMMANDS = {"run": _run, "list": _list, "score": _score, "history": _history, "compare": _compare, "gate": _gate}

@@ -5,8 +5,9 @@ several runs finishing at once append safely: each append is one `BEGIN IMMEDIAT
 (the write lock is taken up front, so two writers never deadlock upgrading a read lock) and
 waits up to BUSY_TIMEOUT_S for the other. Appends are idempotent per run_id.
 
-Tables: meta (schema_version), runs (provenance), cells (status per model/dataset/seed),
-cell_metrics (every per-seed value), leaderboard (mean/std/values per model/dataset/metric).
+Tables: meta (schema_version: HISTORY_SCHEMA_VERSION, the database's layout, not results.json's),
+runs (provenance), cells (status per model/dataset/seed), cell_metrics (every per-seed value),
+leaderboard (mean/std/values per model/dataset/metric).
 """
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from contextlib import closing
 from pathlib import Path
 
 from .errors import UserError
+from .gate import compare
+from .report.markdown import compare_markdown
+from .results import CellResult, RunResults, load_results
+from .signature import Signature
 
 DEFAULT_DB = Path("reports") / "history.sqlite"
-SCHEMA_VERSION = 1
+HISTORY_SCHEMA_VERSION = 1  # the SQLite layout; results.json's format is results.RESULTS_SCHEMA_VERSION
 BUSY_TIMEOUT_S = 60.0
 
 _TABLES = (
@@ -73,10 +78,10 @@ def _connect(db_path, create: bool) -> sqlite3.Connection:
 
 
 def _checked_version(con: sqlite3.Connection, path, found) -> sqlite3.Connection:
-    if found is None or found[0] != str(SCHEMA_VERSION):
+    if found is None or found[0] != str(HISTORY_SCHEMA_VERSION):
         con.close()
         raise UserError(f"history database {path}: schema version {found[0] if found else 'unknown'}; "
-                        f"this aigc-eval reads version {SCHEMA_VERSION}")
+                        f"this aigc-eval reads version {HISTORY_SCHEMA_VERSION}")
     return con
 
 
@@ -107,7 +112,7 @@ def _prepare(con: sqlite3.Connection, create: bool):
         try:
             for ddl in _TABLES:
                 con.execute(ddl)
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(HISTORY_SCHEMA_VERSION),))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -194,14 +199,13 @@ def load_run(db_path, run_id: str) -> dict:
         for model, dataset, seed, kind, calib, status, error, cfg in con.execute(
                 "SELECT model, dataset, seed, kind, calibration, status, error, config_hash FROM cells "
                 "WHERE run_id = ? ORDER BY model, dataset, seed", (run_id,)):
-            cells[(model, dataset, seed)] = {"model": model, "dataset": dataset, "seed": seed, "kind": kind,
-                                             "calibration": bool(calib), "status": status, "error": error,
-                                             "config_hash": cfg, "metrics": {}}
+            cells[(model, dataset, seed)] = CellResult(model, dataset, seed, kind, calibration=bool(calib),
+                                                       status=status, error=error, config_hash=cfg)
         for model, dataset, seed, metric, value, hib, sig in con.execute(
                 "SELECT model, dataset, seed, metric, value, higher_is_better, signature FROM cell_metrics "
                 "WHERE run_id = ?", (run_id,)):
-            cells[(model, dataset, seed)]["metrics"][metric] = {"value": value, "higher_is_better": bool(hib),
-                                                                "signature": sig}
+            cells[(model, dataset, seed)].metrics[metric] = {"value": value, "higher_is_better": bool(hib),
+                                                             "signature": sig}
         board: dict[tuple[str, str], dict] = {}
         for model, dataset, metric, kind, calib, n, seeds, mean, std, per_seed, hib, sig in con.execute(
                 "SELECT model, dataset, metric, kind, calibration, n_seeds, seeds, mean, std, per_seed, "
@@ -212,26 +216,10 @@ def load_run(db_path, run_id: str) -> dict:
                                                       "seeds": json.loads(seeds), "metrics": {}})
             row["metrics"][metric] = {"mean": mean, "std": std, "values": json.loads(per_seed),
                                       "higher_is_better": bool(hib), "signature": sig}
-    return {"schema_version": 1, "run_id": r[0], "created": r[1],
-            "suite": {"name": r[2], "path": r[3], "config_hash": r[4]}, "git_commit": r[5],
-            "versions": json.loads(r[6]), "machine": json.loads(r[7]), "runtime": json.loads(r[8]),
-            "cells": list(cells.values()), "leaderboard": list(board.values())}
-
-
-def metric_series(db_path, metric: str, model: str, dataset: str) -> list[dict]:
-    """One metric of one (model, dataset) across recorded runs, oldest first, for the history view.
-
-    Each point keeps its signature: only points whose signatures agree apart from `seed:` belong
-    on one line (aigc_eval.gate.signature_difference tells).
-    """
-    with closing(_connect(db_path, create=False)) as con:
-        rows = con.execute(
-            """SELECT l.run_id, r.created, r.git_commit, l.mean, l.std, l.n_seeds, l.per_seed, l.signature
-               FROM leaderboard l JOIN runs r ON r.run_id = l.run_id
-               WHERE l.metric = ? AND l.model = ? AND l.dataset = ? ORDER BY r.created, l.run_id""",
-            (metric, model, dataset)).fetchall()
-    keys = ("run_id", "created", "git_commit", "mean", "std", "n_seeds", "values", "signature")
-    return [dict(zip(keys, r), values=json.loads(r[6])) for r in rows]
+    return RunResults(run_id=r[0], created=r[1], suite={"name": r[2], "path": r[3], "config_hash": r[4]},
+                      git_commit=r[5], versions=json.loads(r[6]), machine=json.loads(r[7]),
+                      runtime=json.loads(r[8]), cells=list(cells.values()),
+                      leaderboard=list(board.values())).to_json()
 
 
 def history_series_for(db_path, results: dict, metrics=None, limit: int = 20) -> dict[str, list[dict]]:
@@ -242,9 +230,7 @@ def history_series_for(db_path, results: dict, metrics=None, limit: int = 20) ->
     run's apart from `seed:` (other protocols do not belong on the same line).
     metrics: names to include (default: every metric of those rows).
     """
-    from .gate import signature_difference
-
-    current = {(r["model"], r["dataset"], name): m["signature"]
+    current = {(r["model"], r["dataset"], name): Signature.parse(m["signature"])
                for r in results["leaderboard"] if not r.get("calibration")
                for name, m in r["metrics"].items() if metrics is None or name in metrics}
     with closing(_connect(db_path, create=False)) as con:
@@ -256,7 +242,7 @@ def history_series_for(db_path, results: dict, metrics=None, limit: int = 20) ->
     series: dict[str, list[dict]] = {}
     for metric, model, dataset, run_id, created, commit, mean, std, signature in rows:
         want = current.get((model, dataset, metric))
-        if want is not None and mean is not None and not signature_difference(want, signature or ""):
+        if want is not None and mean is not None and want.comparable(Signature.parse(signature or "")):
             series.setdefault(metric, []).append({"run_id": run_id, "created": created, "model": model,
                                                   "dataset": dataset, "value": mean, "std": std,
                                                   "git_commit": commit})
@@ -284,8 +270,6 @@ def history_series_with(db_path, results: dict, limit: int = 20) -> dict[str, li
 
 def _resolve_run(ref: str, db_path) -> dict:
     """A results.json path or run folder when one exists there, else a run id in the history."""
-    from .gate import load_results
-
     if Path(ref).exists() or ref.endswith(".json"):
         return load_results(ref)
     if not Path(db_path).is_file():
@@ -301,13 +285,8 @@ def compare_command(db_path, run_a: str, run_b: str) -> str:
     history at `db_path`. Informational: it reports differences and never fails on them.
     Signatures that differ apart from `seed:` are reported as "not comparable".
     """
-    from .gate import compare, format_markdown
-
     a, b = _resolve_run(run_a, db_path), _resolve_run(run_b, db_path)
-    rows = compare(a, b)
-    return (f"## aigc-eval compare: `{b.get('run_id')}` − `{a.get('run_id')}`\n\n"
-            f"{len(rows)} (model, dataset, metric) rows in both runs; per-row 95% confidence intervals.\n\n"
-            + format_markdown(rows))
+    return compare_markdown(a, b, compare(a, b))
 
 
 def history_command(db_path=DEFAULT_DB, limit: int = 20) -> str:

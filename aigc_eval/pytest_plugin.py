@@ -9,7 +9,7 @@ Fixtures:
   file named by `--aigc-tolerances` / `aigc_tolerances`.
 
 Every pytest session imports this module (the `pytest11` entry point), so it imports nothing
-heavy: aigc_eval.gate (numpy, scipy) loads when a fixture is first used.
+heavy: aigc_eval.gate (numpy, scipy) and the report's Markdown load when a fixture is first used.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def aigc_eval_baseline(pytestconfig):
     path = _configured_path(pytestconfig, "baseline")
     if path is None:
         pytest.skip("no aigc-eval baseline: pass --aigc-baseline PATH or set aigc_baseline in the ini file")
-    from aigc_eval.gate import load_results
+    from aigc_eval.results import load_results
 
     return _user_errors_fail(load_results, path, what="--aigc-baseline")
 
@@ -66,6 +66,7 @@ def aigc_eval_baseline(pytestconfig):
 def aigc_gate(request, pytestconfig):
     """A callable that gates a results dict against the baseline and fails the test on a regression."""
     from aigc_eval.gate import gate, load_tolerances
+    from aigc_eval.report.markdown import gate_markdown
 
     def check(current_results, metrics=None, models=None, tolerances=None, baseline=None):
         if baseline is None:
@@ -76,7 +77,7 @@ def aigc_gate(request, pytestconfig):
         result = _user_errors_fail(gate, current_results, baseline, tolerances=tolerances,
                                    metrics=metrics, models=models)
         if not result.passed:
-            pytest.fail(result.markdown(), pytrace=False)
+            pytest.fail(gate_markdown(result), pytrace=False)
         return result
 
     return check

@@ -8,16 +8,15 @@ import hashlib
 import json
 import os
 import platform
-import random
 import subprocess
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from .errors import UserError
 
-# Measured on the 2-core CI machine (bench/test_bench_threads.py): one intra-op thread is the
-# fastest setting for the small models here as soon as anything else runs on the other core
-# (2 threads ran a DCGAN step ~14x slower under contention), so 1 is the default.
+# Measured on the 2-core CI machine (bench/test_bench_harness.py::test_dcgan_step_threads): one
+# intra-op thread is the fastest setting for the small models here as soon as anything else runs
+# on the other core (2 threads ran a DCGAN step ~14x slower under contention), so 1 is the default.
 DEFAULT_THREADS = 1
 
 
@@ -65,15 +64,6 @@ def setup_runtime(device: str = "auto", threads: int | None = None, compile: boo
     if on_cuda:
         torch.backends.cudnn.benchmark = True
     return Runtime(device=dev, threads=threads, amp=on_cuda, channels_last=on_cuda, compile=compile)
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def stable_hash(obj, length: int = 12) -> str:

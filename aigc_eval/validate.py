@@ -175,12 +175,15 @@ DATASET_OPTIONS = {
 
 
 def _eval_fields():
+    from .features import EXTRACTORS
     from .metrics import METRICS
 
     metric = Str(tuple(METRICS.names()), kind="metric")
     return {"n_samples": Int(2, MAX_SAMPLES), "image_metrics": ListOf(metric), "text_metrics": ListOf(metric),
             "checkpoint_metrics": ListOf(metric), "checkpoint_samples": Int(2, MAX_SAMPLES),
-            "text_temperatures": ListOf(Num(0, 100, open_lo=True), min_len=1)}
+            "text_temperatures": ListOf(Num(0, 100, open_lo=True), min_len=1),
+            "options": Table({}, what="an [eval.options] table of [eval.options.METRIC] tables", extra=AnyTable()),
+            "extractor": Str(tuple(EXTRACTORS.names()), kind="feature extractor")}
 
 
 def suite_schema() -> Table:
@@ -212,6 +215,29 @@ def validate_suite(raw: dict, where: str) -> None:
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     check_model_configs(raw, where)
+    check_metric_options(raw.get("eval", {}).get("options", {}), where)
+
+
+def check_metric_options(options: dict, where: str) -> None:
+    """[eval.options.METRIC] tables: a registered metric, built with those options (its constructor's
+    parameters and its own checks of their values)."""
+    import inspect
+
+    from .metrics import METRICS, build_metric
+
+    for name, table in options.items():
+        if name not in METRICS:
+            raise UserError(f"{where}: [eval.options.{name}]: unknown metric {name!r}; valid metrics: "
+                            f"{', '.join(METRICS.names())}")
+        params = [p for p in inspect.signature(METRICS.get(name)).parameters if p != "self"]
+        unknown = sorted(set(table) - set(params))
+        if unknown:
+            raise UserError(f"{where}: [eval.options.{name}]: unknown option(s) {', '.join(unknown)}; "
+                            f"valid: {', '.join(params) or 'none'}")
+        try:
+            build_metric(name, **table)
+        except UserError as exc:
+            raise UserError(f"{where}: [eval.options.{name}]: {exc}") from None
 
 
 def check_dataset_options(name: str, options: dict, where: str) -> None:
@@ -232,7 +258,6 @@ def check_model_configs(raw: dict, where: str) -> None:
     """[models.NAME] config overrides: known keys of the model's config, each of its default's type.
     (Checked against the model's first documented default: every data shape's has the same fields.)"""
     import dataclasses
-    import sys
 
     from .models import MODELS
 
@@ -244,7 +269,7 @@ def check_model_configs(raw: dict, where: str) -> None:
             raise UserError(f"{where}: [models.{model}]: unknown model {model!r}; valid models: "
                             f"{', '.join(MODELS.names())}")
         cls = MODELS.get(model)
-        defaults = getattr(sys.modules[cls.__module__], "DEFAULTS", None)
+        defaults = getattr(cls, "DEFAULTS", None)
         if not defaults:
             raise UserError(f"{where}: [models.{model}]: this model takes no config")
         from .models import apply_overrides

@@ -13,9 +13,14 @@ the truth is higher-is-better else -1). FD against hallucination_rate should cor
 precision negatively. Diversity proxies (recall, coverage, Self-BLEU) are read the same way, so
 their rows say whether "more diverse" went with "fewer hallucinations" on these points.
 
+Which scores are truths and which are proxies is each score's `role` (aigc_eval.signature.ROLES):
+the oracles' metrics mark their true rates as truths and their other outputs as details, and
+estimates of noise (kid_std, sampling spreads) are uncertainties; neither of those is correlated.
+
 Pure functions on plain dicts: a point maps metric names to numbers, or to results.json metric
-entries ({"value": ..., "higher_is_better": ...}), so `cell["metrics"]` can be passed as is.
-Non-numeric entries (model names, seeds as strings) are ignored.
+entries ({"value": ..., "higher_is_better": ..., "role": ...}), so `cell["metrics"]` can be passed
+as is; a bare number is a proxy unless `roles` says otherwise. Non-numeric entries (model names,
+seeds as strings) are ignored.
 """
 from __future__ import annotations
 
@@ -26,22 +31,18 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from .errors import UserError
-from .worlds.shapes import FACTORS
+from .signature import PROXY, TRUTH
 
-# The exact rates of the oracle worlds, with whether higher is better. oracle_rms (shapes: median
-# distance to the nearest valid rendering) is not a rate but still ranks models whose rates
-# saturate at 1, as every image model's hallucination_rate does at the CPU suite's budgets.
-TRUE_RATES = {"hallucination_rate": False, "factual_hallucination_rate": False,
-              "ungrammatical_rate": False, "controllability": True, "factor_match": True, "oracle_rms": False}
-# Other oracle outputs and uncertainty columns: neither truths nor proxies.
-NOT_PROXIES = frozenset({"true_rate", "ambiguous_rate", "novelty", "factor_coverage", "factor_coverage_all", "oracle_memorization",
-                         "controllability_heldout", "controllability_trained", "kid_std", "cond_accuracy_sampling_std",
-                         "controllability_sampling_std", "factor_match_heldout",
-                         *(f"factor_match_{factor}" for factor in FACTORS)})
-# Direction of common proxies by name prefix, for points given as bare numbers.
-PROXY_HIGHER_IS_BETTER = {"precision": True, "recall": True, "density": True, "coverage": True, "fd": False,
-                          "fid": False, "kid": False, "bleu": True, "self_bleu": False, "rouge": True,
-                          "chrf": True, "nll": False, "perplexity": False}
+# The order the truths are tabulated in, and so the order of the bootstrap draws: a truth not listed
+# here comes after these, by name. (Which scores are truths is their role, not this list.)
+TRUTH_ORDER = ("hallucination_rate", "factual_hallucination_rate", "ungrammatical_rate", "controllability",
+               "factor_match", "oracle_rms")
+# Direction of common metrics by name prefix, for points given as bare numbers.
+HIGHER_IS_BETTER_BY_PREFIX = {
+    "precision": True, "recall": True, "density": True, "coverage": True, "fd": False, "fid": False, "kid": False,
+    "bleu": True, "self_bleu": False, "rouge": True, "chrf": True, "nll": False, "perplexity": False,
+    "hallucination_rate": False, "factual_hallucination_rate": False, "ungrammatical_rate": False,
+    "controllability": True, "factor_match": True, "oracle_rms": False}
 
 
 def _value(entry):
@@ -60,10 +61,19 @@ def _direction(name: str, points, overrides: dict) -> bool | None:
         entry = point.get(name)
         if isinstance(entry, dict) and "higher_is_better" in entry:
             return bool(entry["higher_is_better"])
-    if name in TRUE_RATES:
-        return TRUE_RATES[name]
-    keys = [k for k in PROXY_HIGHER_IS_BETTER if name.startswith(k)]
-    return PROXY_HIGHER_IS_BETTER[max(keys, key=len)] if keys else None
+    keys = [k for k in HIGHER_IS_BETTER_BY_PREFIX if name.startswith(k)]
+    return HIGHER_IS_BETTER_BY_PREFIX[max(keys, key=len)] if keys else None
+
+
+def roles_of(points, roles=None) -> dict[str, str]:
+    """{name: role} of every numeric name in `points`: `roles` first, then the entries' own, else proxy."""
+    found: dict[str, str] = {}
+    for point in points:
+        for name, entry in point.items():
+            if _value(entry) is not None and name not in found and isinstance(entry, dict) and "role" in entry:
+                found[name] = entry["role"]
+    names = {k for p in points for k, v in p.items() if _value(v) is not None}
+    return {name: (roles or {}).get(name, found.get(name, PROXY)) for name in names}
 
 
 def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -76,13 +86,14 @@ def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (ra * rb).sum(1) / denom, np.nan)
 
 
-def validity_table(points, proxies=None, truths=None, higher_is_better=None, n_boot: int = 2000,
+def validity_table(points, proxies=None, truths=None, higher_is_better=None, roles=None, n_boot: int = 2000,
                    confidence: float = 0.95, seed: int = 0) -> list[dict]:
     """One row per (proxy, true rate) pair present in `points`; see the module docstring.
 
-    proxies/truths: names to use (default: every truth in TRUE_RATES present, and every other
-    numeric name except NOT_PROXIES). higher_is_better: {name: bool} overriding the directions read
-    from the entries or PROXY_HIGHER_IS_BETTER. Each row (the keys of reports/SCHEMA.md): proxy,
+    proxies/truths: names to use (default: every name whose role is proxy, and every one whose role
+    is truth, in TRUTH_ORDER). roles: {name: role} for names the points give as bare numbers (or to
+    override an entry's). higher_is_better: {name: bool} overriding the directions read from the
+    entries or HIGHER_IS_BETTER_BY_PREFIX. Each row (the keys of reports/SCHEMA.md): proxy,
     true_rate, n, spearman, ci ([low, high]), p -- None where undefined: fewer than 3 points or a
     constant column -- then expected_sign (+1, -1 or None), direction ("expected", "opposite",
     "none" or "unknown") and confident (the interval excludes 0). Deterministic for a given seed.
@@ -93,10 +104,12 @@ def validity_table(points, proxies=None, truths=None, higher_is_better=None, n_b
     if n_boot < 1:
         raise UserError(f"validity: n_boot must be a positive integer, got {n_boot!r}")
     overrides = dict(higher_is_better or {})
-    names = sorted({k for p in points for k, v in p.items() if _value(v) is not None})
-    truths = [t for t in TRUE_RATES if t in names] if truths is None else list(truths)
+    role = roles_of(points, roles)
+    if truths is None:
+        truths = sorted((k for k, r in role.items() if r == TRUTH),
+                        key=lambda k: (TRUTH_ORDER.index(k) if k in TRUTH_ORDER else len(TRUTH_ORDER), k))
     if proxies is None:
-        proxies = [k for k in names if k not in TRUE_RATES and k not in NOT_PROXIES]
+        proxies = sorted(k for k, r in role.items() if r == PROXY)
     rng = np.random.default_rng(seed)
     rows = []
     for truth in truths:
@@ -128,3 +141,27 @@ def _correlate(proxy, truth, x, y, expected, n_boot, confidence, rng) -> dict:
         row["direction"] = "expected" if np.sign(rho) == expected else "opposite"
     return row
 
+
+
+def validity_rows(cells: list[dict]) -> list[dict]:
+    """The metric-validity table of a run, per oracle world: every finished model cell and each of its
+    earlier checkpoints is a point. Calibration rows are left out: they sit at the extremes of every
+    metric and would make any proxy look valid on their own."""
+    points: dict[str, list[dict]] = {}
+    roles: dict[str, dict[str, str]] = {}  # per dataset: the roles of the final entries, for the checkpoints' numbers
+    for cell in cells:
+        if cell["status"] != "done" or cell["calibration"]:
+            continue
+        final = dict(cell["metrics"])  # entries carry higher_is_better, which sets the expected sign
+        known = roles.setdefault(cell["dataset"], {})
+        known.update({k: v.get("role", PROXY) for k, v in final.items()})
+        steps = (cell.get("curves") or {}).get("step") or [0]
+        earlier = [{k: v for k, v in c.items() if k != "step"} for c in cell.get("checkpoint_metrics") or []
+                   if c["step"] < steps[-1]]  # the last checkpoint is the final model, already a point
+        for point in [final] + earlier:
+            if any(known.get(k) == TRUTH for k in point):
+                points.setdefault(cell["dataset"], []).append(point)
+    rows = []
+    for dataset, pts in points.items():
+        rows += [{"dataset": dataset, **row} for row in validity_table(pts, roles=roles[dataset]) if row["n"] >= 3]
+    return rows

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from aigc_eval.harness.cell import train
-from aigc_eval.harness.context import get_context
+from aigc_eval.harness.tracks import get_context
 from aigc_eval.harness.suite import parse_suite
 from aigc_eval.runtime import setup_runtime
 from reference_models.dcgan import DCGAN, DCGANConfig

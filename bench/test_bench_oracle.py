@@ -43,8 +43,7 @@ def test_shapes_oracle_metric(pinned_benchmark):
 
     shapes = load_dataset("shapes")
     _, images = _real(16)
-    es = ImageEvalSet(generated=images, reference=shapes.test_x, reference_labels=shapes.test_y,
-                      train=shapes.train_x, extractor=None, labels=np.arange(N) % NUM_COMBINATIONS,
+    es = ImageEvalSet(generated=images, reference=shapes.test_x, train=shapes.train_x, extractor=None, labels=np.arange(N) % NUM_COMBINATIONS,
                       dataset_meta=shapes.meta)
     metric = build_metric("shapes_oracle")
     metric.compute(es)  # builds the cached oracle

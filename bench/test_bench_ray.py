@@ -57,7 +57,7 @@ def test_ray_speedup_over_local(benchmark, tmp_path):
     suite_path.write_text(SUITE.format(steps=STEPS))
     env = {**os.environ, "AIGC_EVAL_CACHE": str(tmp_path / "cache")}
     # Warm the extractor cache so that neither timed run trains the domain classifier.
-    subprocess.run([sys.executable, "-c", "from aigc_eval.harness.context import get_context; "
+    subprocess.run([sys.executable, "-c", "from aigc_eval.harness.tracks import get_context; "
                     "get_context('digits', {}, None, 'cpu')"], check=True, env=env, stdout=subprocess.DEVNULL)
     local_s, local = _run_cli("local", suite_path, tmp_path / "local", env)
     ray_s, remote = _run_cli("ray", suite_path, tmp_path / "ray", env)

@@ -16,8 +16,8 @@ import numpy as np
 
 from aigc_eval.data import load_dataset
 from aigc_eval.features.classifier import classifier_extractor
-from aigc_eval.gate import results_from_scores
 from aigc_eval.metrics import ImageEvalSet, build_metric
+from aigc_eval.results import RunResults
 
 N_SAMPLES = 720
 SEEDS = (0, 1, 2)
@@ -45,10 +45,10 @@ def score_my_model(seeds=SEEDS) -> dict:
     scores = {}
     for seed in seeds:
         eval_set = ImageEvalSet(generated=sample_my_model(data.train_x, N_SAMPLES, seed, width),
-                                reference=data.test_x, reference_labels=data.test_y, train=data.train_x,
+                                reference=data.test_x, train=data.train_x,
                                 extractor=extractor, seed=seed)
         scores[("my_model", "digits", seed)] = fd.compute(eval_set)
-    return results_from_scores(scores, run_id=f"my_model-bandwidth{width:g}")
+    return RunResults.from_scores(scores, run_id=f"my_model-bandwidth{width:g}").to_json()
 
 
 def test_my_model_has_not_regressed(aigc_gate):

@@ -1,7 +1,7 @@
-"""The interface every reference model shares, in the scikit-learn spirit:
+"""The interface every reference model shares (aigc_eval.models.TrainableModel), in the scikit-learn spirit:
 
-    model = DCGAN(DCGANConfig(), image_shape=(1, 16, 16), num_classes=10)
-    model.train(x, y, steps=500)            # or model.train_step(x_batch, y_batch) in a custom loop
+    model = DCGAN(DCGAN.DEFAULTS[(1, 16, 16)], image_shape=(1, 16, 16), num_classes=10)
+    model.fit(x, y, steps=500)              # or model.train_step(x_batch, y_batch) in a custom loop
     imgs = model.sample(64, labels=None)    # uint8 N x C x H x W on the CPU
     # VAEs also have model.reconstruct(x) and model.elbo(x)
 
@@ -76,8 +76,12 @@ def frozen(module: nn.Module):
 
 
 class GenerativeModel(nn.Module):
+    """Base of the image models; subclasses set DEFAULTS and implement train_step and sample."""
+
     kind = "image"
     conditional = False  # True when sample() honours `labels`
+    calibration = False
+    DEFAULTS: dict = {}  # data shape (C, H, W) -> the documented default config
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, factor_sizes=None):
         super().__init__()
@@ -135,13 +139,11 @@ class GenerativeModel(nn.Module):
                batch_size: int = 512) -> torch.Tensor:
         raise NotImplementedError
 
-    def train(self, x, y=None, steps: int = 1000, batch_size: int = 64, seed: int = 0):
+    def fit(self, x, y=None, steps: int = 1000, batch_size: int = 64, seed: int = 0):
         """Plain training loop over uint8 or [0,1] arrays; returns the per-step losses.
 
         (The harness runs its own loop with checkpoints; this one is for direct use.)
         """
-        if isinstance(x, bool):  # nn.Module.train(mode) is shadowed; keep it working
-            return super().train(x)
         xs = torch.as_tensor(np.asarray(x))
         xs = xs.float() / 255.0 if xs.dtype == torch.uint8 else xs.float()
         ys = None if y is None else torch.as_tensor(np.asarray(y)).long()
@@ -151,9 +153,6 @@ class GenerativeModel(nn.Module):
             idx = torch.from_numpy(rng.integers(0, len(xs), batch_size))
             history.append(self.train_step(xs[idx], None if ys is None else ys[idx]))
         return history
-
-    def eval(self):
-        return super().train(False)
 
     def _labels_for(self, n: int, labels, generator) -> torch.Tensor | None:
         """Requested labels as a LongTensor, or uniformly random ones for conditional models."""

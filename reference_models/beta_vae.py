@@ -22,12 +22,12 @@ class BetaVAEConfig(VAEConfig):
     beta: float = 4.0  # Higgins et al. use β = 4 on dSprites-like data
 
 
-DEFAULTS = {
-    (1, 16, 16): BetaVAEConfig(),
-    (1, 28, 28): BetaVAEConfig(z_dim=32, width=64),
-    (3, 32, 32): BetaVAEConfig(z_dim=128, width=64),
-}
-
-
 class BetaVAE(VAE):
     """vae.VAE trained with β = config.beta; nothing else differs."""
+
+    DEFAULTS = {
+        (1, 16, 16): BetaVAEConfig(),
+        (1, 28, 28): BetaVAEConfig(z_dim=32, width=64),
+        (3, 32, 32): BetaVAEConfig(z_dim=128, width=64),
+    }
+

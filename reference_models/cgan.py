@@ -41,13 +41,6 @@ class ConditionalGANConfig(SNGANConfig):
     embed_dim: int = 16  # size of the generator's class embedding e(y)
 
 
-DEFAULTS = {
-    (1, 16, 16): ConditionalGANConfig(),
-    (1, 28, 28): ConditionalGANConfig(z_dim=64, embed_dim=32, width=64),
-    (3, 32, 32): ConditionalGANConfig(z_dim=128, embed_dim=64, width=64),
-}
-
-
 class ConditionalGenerator(Generator):
     def __init__(self, z_dim, embed_dim, factor_sizes, width, image_shape):
         super().__init__(z_dim + embed_dim, width, image_shape)
@@ -69,6 +62,12 @@ class ProjectionDiscriminator(Discriminator):
 
 
 class ConditionalGAN(SNGAN):
+    DEFAULTS = {
+        (1, 16, 16): ConditionalGANConfig(),
+        (1, 28, 28): ConditionalGANConfig(z_dim=64, embed_dim=32, width=64),
+        (3, 32, 32): ConditionalGANConfig(z_dim=128, embed_dim=64, width=64),
+    }
+
     conditional = True
 
     def __init__(self, config: ConditionalGANConfig, image_shape, num_classes: int = 0, factor_sizes=None):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from .sentence_vae import SentenceVAE, SentenceVAEConfig
 
-DEFAULTS = {"text": SentenceVAEConfig()}
-
 
 class ConditionalSentenceVAE(SentenceVAE):
+    DEFAULTS = {"text": SentenceVAEConfig()}
+
     conditional = True

@@ -40,14 +40,13 @@ class ConditionalVAEConfig(VAEConfig):
     """The VAE's hyper-parameters; the condition adds no new ones."""
 
 
-DEFAULTS = {
-    (1, 16, 16): ConditionalVAEConfig(),
-    (1, 28, 28): ConditionalVAEConfig(z_dim=32, width=64),
-    (3, 32, 32): ConditionalVAEConfig(z_dim=128, width=64),
-}
-
-
 class ConditionalVAE(VAE):
+    DEFAULTS = {
+        (1, 16, 16): ConditionalVAEConfig(),
+        (1, 28, 28): ConditionalVAEConfig(z_dim=32, width=64),
+        (3, 32, 32): ConditionalVAEConfig(z_dim=128, width=64),
+    }
+
     conditional = True
 
     def __init__(self, config: ConditionalVAEConfig, image_shape, num_classes: int = 0, factor_sizes=None):

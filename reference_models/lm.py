@@ -26,10 +26,9 @@ class LMConfig:
     max_len: int = 40  # tokens per sentence, in training (longer ones are cut) and in sampling
 
 
-DEFAULTS = {"text": LMConfig()}
-
-
 class LanguageModel(TextGenerativeModel):
+    DEFAULTS = {"text": LMConfig()}
+
     def __init__(self, config: LMConfig, vocab, num_classes: int = 0):
         super().__init__(vocab, num_classes, config.max_len)
         self.config = config

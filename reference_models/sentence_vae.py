@@ -38,9 +38,6 @@ class SentenceVAEConfig:
     label_dim: int = 16  # the label embedding of the conditional variant
 
 
-DEFAULTS = {"text": SentenceVAEConfig()}
-
-
 def kl_weight(step: int, anneal_steps: int) -> float:
     """Bowman et al.'s sigmoid KL schedule: ~0 at step 0, 0.5 halfway, ~1 at anneal_steps."""
     if anneal_steps <= 0:
@@ -57,6 +54,8 @@ def word_dropout(inputs: torch.Tensor, rate: float) -> torch.Tensor:
 
 
 class SentenceVAE(TextGenerativeModel):
+    DEFAULTS = {"text": SentenceVAEConfig()}
+
     nll_is_bound = True
 
     def __init__(self, config: SentenceVAEConfig, vocab, num_classes: int = 0):

@@ -40,13 +40,6 @@ class SNGANConfig:
     ema_decay: float = 0.0  # 0 disables the EMA generator
 
 
-DEFAULTS = {
-    (1, 16, 16): SNGANConfig(),
-    (1, 28, 28): SNGANConfig(z_dim=64, width=64),
-    (3, 32, 32): SNGANConfig(z_dim=128, width=64),
-}
-
-
 def hinge_loss_d(real_logits, fake_logits):
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
@@ -86,6 +79,12 @@ class Discriminator(nn.Module):
 
 
 class SNGAN(GenerativeModel):
+    DEFAULTS = {
+        (1, 16, 16): SNGANConfig(),
+        (1, 28, 28): SNGANConfig(z_dim=64, width=64),
+        (3, 32, 32): SNGANConfig(z_dim=128, width=64),
+    }
+
     def __init__(self, config: SNGANConfig, image_shape, num_classes: int = 0, factor_sizes=None):
         super().__init__(image_shape, num_classes, factor_sizes)
         self.config = config

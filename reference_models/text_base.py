@@ -2,7 +2,7 @@
 
     vocab = Vocab.build(train_sentences, mode="space")     # "char" for CJK
     model = LanguageModel(LMConfig(), vocab, num_classes=0)
-    model.train(sentences, labels=None, steps=500)         # or model.train_step(batch, y) in a custom loop
+    model.fit(sentences, labels=None, steps=500)           # or model.train_step(batch, y) in a custom loop
     texts = model.sample(64, labels=None, temperature=1.0, generator=torch.Generator().manual_seed(0))
     model.nll(test_sentences)                              # nats per token (EOS included); None for GANs
     # VAEs also have model.reconstruct(sentences[, labels])
@@ -197,13 +197,11 @@ class TextGenerativeModel(GenerativeModel):
         self.train(was_training)
         return total / max(tokens, 1)
 
-    def train(self, sentences, labels=None, steps: int = 1000, batch_size: int = 64, seed: int = 0):
+    def fit(self, sentences, labels=None, steps: int = 1000, batch_size: int = 64, seed: int = 0):
         """Plain training loop on random batches; returns the per-step losses.
 
         (The harness runs its own loop with checkpoints; this one is for direct use.)
         """
-        if isinstance(sentences, bool):  # nn.Module.train(mode) is shadowed; keep it working
-            return nn.Module.train(self, sentences)
         ys = None if labels is None else torch.as_tensor(np.asarray(labels)).long()
         rng = np.random.default_rng(seed)
         history = []

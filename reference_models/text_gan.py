@@ -46,9 +46,6 @@ class TextGANConfig:
     max_len: int = 40
 
 
-DEFAULTS = {"text": TextGANConfig()}
-
-
 class Discriminator(nn.Module):
     def __init__(self, vocab_size, emb_dim, filters, widths):
         super().__init__()
@@ -63,6 +60,8 @@ class Discriminator(nn.Module):
 
 
 class TextGAN(TextGenerativeModel):
+    DEFAULTS = {"text": TextGANConfig()}
+
     def __init__(self, config: TextGANConfig, vocab, num_classes: int = 0):
         super().__init__(vocab, num_classes, config.max_len)
         self.config = config

@@ -34,13 +34,6 @@ class VAEConfig:
     beta: float = 1.0
 
 
-DEFAULTS = {
-    (1, 16, 16): VAEConfig(),
-    (1, 28, 28): VAEConfig(z_dim=32, width=64),
-    (3, 32, 32): VAEConfig(z_dim=128, width=64),
-}
-
-
 class Encoder(nn.Module):
     def __init__(self, z_dim, width, image_shape, cond_dim=0):
         super().__init__()
@@ -78,6 +71,12 @@ class Decoder(nn.Module):
 
 
 class VAE(GenerativeModel):
+    DEFAULTS = {
+        (1, 16, 16): VAEConfig(),
+        (1, 28, 28): VAEConfig(z_dim=32, width=64),
+        (3, 32, 32): VAEConfig(z_dim=128, width=64),
+    }
+
     def __init__(self, config: VAEConfig, image_shape, num_classes: int = 0, factor_sizes=None):
         super().__init__(image_shape, num_classes, factor_sizes)
         self.config = config

@@ -44,13 +44,6 @@ class WGANGPConfig:
     ema_decay: float = 0.0  # 0 disables the EMA generator
 
 
-DEFAULTS = {
-    (1, 16, 16): WGANGPConfig(),
-    (1, 28, 28): WGANGPConfig(z_dim=64, width=64),
-    (3, 32, 32): WGANGPConfig(z_dim=128, width=64),
-}
-
-
 def gradient_penalty(critic, real, fake):
     """E_x̂[(‖∇_x̂ critic(x̂)‖₂ - 1)²] at x̂ = εx + (1-ε)x̃, one ε ~ U[0,1] per pair (without λ)."""
     eps = torch.rand(len(real), 1, 1, 1, device=real.device)
@@ -76,6 +69,12 @@ class Critic(nn.Module):
 
 
 class WGANGP(GenerativeModel):
+    DEFAULTS = {
+        (1, 16, 16): WGANGPConfig(),
+        (1, 28, 28): WGANGPConfig(z_dim=64, width=64),
+        (3, 32, 32): WGANGPConfig(z_dim=128, width=64),
+    }
+
     def __init__(self, config: WGANGPConfig, image_shape, num_classes: int = 0):
         super().__init__(image_shape, num_classes)
         self.config = config

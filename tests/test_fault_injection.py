@@ -103,7 +103,7 @@ def _snapshot(root: Path, skip: Path) -> dict:
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory):
     """The digits context and extractor built in this process, so that forked runs inherit them."""
-    from aigc_eval.harness.context import get_context
+    from aigc_eval.harness.tracks import get_context
 
     get_context("digits", {}, None, "cpu", log=lambda m: None)
     root = tmp_path_factory.mktemp("faults")

@@ -43,8 +43,7 @@ def degraded(images, seed):
 def test_fd_kid_prc_equal_torch_fidelity_calculate_metrics(digits_extractor, digits, case):
     generated = digits.train_x[:400] if case == "train-vs-test" else degraded(digits.train_x[:300], 1)
     reference = digits.test_x
-    eval_set = ImageEvalSet(generated=generated, reference=reference, reference_labels=digits.test_y,
-                            train=digits.train_x, extractor=digits_extractor, seed=SEED)
+    eval_set = ImageEvalSet(generated=generated, reference=reference, train=digits.train_x, extractor=digits_extractor, seed=SEED)
     ours = {s.name: s.value for name in ("fd", "kid", "prc") for s in build_metric(name).compute(eval_set)}
     subset_size = min(1000, len(generated), len(reference))
     theirs = torch_fidelity.calculate_metrics(

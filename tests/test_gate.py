@@ -7,6 +7,7 @@ A "model" is a noise level; its seeds draw other digits and other noise.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -14,11 +15,15 @@ import pytest
 import scipy.linalg
 from scipy import stats
 
+from aigc_eval.cli import main
+from aigc_eval.comparison import NOT_COMPARABLE
 from aigc_eval.errors import UserError
-from aigc_eval.gate import (BETTER, FAILED, MISSING, NEW, NO_CI, NOT_COMPARABLE, OK, REGRESSION, UNJUDGED,
-                            WITHIN_NOISE, WORSE, Tolerances, compare, difference_interval, format_markdown,
-                            gate, gate_command, load_results, load_tolerances, results_from_scores)
+from aigc_eval.gate import (BETTER, FAILED, MISSING, NEW, NO_CI, OK, REGRESSION, UNJUDGED, WITHIN_NOISE, WORSE,
+                            Tolerances, compare, gate, load_tolerances)
+from aigc_eval.report.markdown import format_markdown, gate_markdown
+from aigc_eval.results import RunResults, load_results
 from aigc_eval.signature import Score, Signature
+from aigc_eval.stats import difference_interval
 
 N_GEN = 720
 FD = "fd_digits-cnn"
@@ -64,8 +69,8 @@ def score_noisy_digits():
         return memo[(noise, seed)]
 
     def run(noise, seeds, run_id=None):
-        return results_from_scores({("noisy", "digits", s): seed_scores(noise, s) for s in seeds},
-                                   run_id=run_id or f"noise{noise}-seeds{'-'.join(map(str, seeds))}")
+        return RunResults.from_scores({("noisy", "digits", s): seed_scores(noise, s) for s in seeds},
+                                      run_id=run_id or f"noise{noise}-seeds{'-'.join(map(str, seeds))}").to_json()
     return run
 
 
@@ -83,7 +88,7 @@ def test_gate_fails_on_a_degraded_model(score_noisy_digits):
     # FD went up, confidence went down, each beyond the Bonferroni-adjusted Welch interval.
     assert rows[FD].interval[0] > 0 and rows["confidence"].interval[1] < 0
     assert result.per_row_confidence == pytest.approx(1 - 0.05 / 2)
-    text = result.markdown()
+    text = gate_markdown(result)
     assert text.startswith("## aigc-eval gate: FAIL (2 regressed, 0 missing, 0 failed seeds")
     assert "| noisy | digits | fd_digits-cnn ↓ |" in text and "**REGRESSION**" in text
 
@@ -92,7 +97,7 @@ def test_gate_passes_a_rerun_of_the_same_model_with_other_seeds(score_noisy_digi
     baseline = score_noisy_digits(40, (0, 1, 2))
     rerun = score_noisy_digits(40, (3, 4, 5))
     result = gate(rerun, baseline)
-    assert result.passed, result.markdown()
+    assert result.passed, gate_markdown(result)
     rows = by_metric(result)
     assert {r.verdict for r in rows.values()} <= {OK, BETTER}
     # The seeds changed the numbers, so a single-number comparison would have flagged something.
@@ -126,7 +131,15 @@ def test_compare_real_runs_reports_deltas_with_intervals(score_noisy_digits):
     assert {r.verdict for r in compare(a, score_noisy_digits(40, (3, 4, 5)))} <= {WITHIN_NOISE, BETTER}
 
 
-def test_gate_command_exit_codes_and_file_errors(score_noisy_digits, tmp_path):
+def gate_cli(capsys, results, baseline, tolerances=None) -> tuple[int, str]:
+    """`aigc-eval gate`: (exit code, what it printed)."""
+    code = main(["gate", "--results", str(results), "--baseline", str(baseline)]
+                + (["--tolerances", str(tolerances)] if tolerances else []))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_gate_command_exit_codes_and_file_errors(score_noisy_digits, tmp_path, capsys):
     paths = {}
     for name, results in (("baseline", score_noisy_digits(40, (0, 1, 2))),
                           ("rerun", score_noisy_digits(40, (3, 4, 5))),
@@ -134,20 +147,20 @@ def test_gate_command_exit_codes_and_file_errors(score_noisy_digits, tmp_path):
         paths[name] = tmp_path / name / "results.json"
         paths[name].parent.mkdir()
         paths[name].write_text(json.dumps(results))
-    code, text = gate_command(paths["degraded"], paths["baseline"])
+    code, text = gate_cli(capsys, paths["degraded"], paths["baseline"])
     assert code == 1 and "gate: FAIL" in text
-    code, text = gate_command(paths["rerun"].parent, paths["baseline"])  # a run folder works too
+    code, text = gate_cli(capsys, paths["rerun"].parent, paths["baseline"])  # a run folder works too
     assert code == 0 and "gate: PASS" in text
     tol = tmp_path / "tol.toml"
     tol.write_text('[gate.tolerances]\n"fd_*" = {abs = 1000.0}\nconfidence = {rel = 1.0}\n')
-    assert gate_command(paths["degraded"], paths["baseline"], tol)[0] == 0
+    assert gate_cli(capsys, paths["degraded"], paths["baseline"], tol)[0] == 0
 
-    with pytest.raises(UserError, match=r"^baseline .*nope\.json: no such file"):
-        gate_command(paths["rerun"], tmp_path / "nope.json")
+    code, text = gate_cli(capsys, paths["rerun"], tmp_path / "nope.json")
+    assert code == 2 and re.fullmatch(r"aigc-eval: error: baseline .*nope\.json: no such file.*\n", text)
     bad = tmp_path / "bad.json"
     bad.write_text('{"leaderboard": [')
-    with pytest.raises(UserError, match=r"^results .*bad\.json: not valid JSON"):
-        gate_command(bad, paths["baseline"])
+    code, text = gate_cli(capsys, bad, paths["baseline"])
+    assert code == 2 and re.fullmatch(r"aigc-eval: error: results .*bad\.json: not valid JSON.*\n", text)
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -215,11 +228,11 @@ def test_one_seed_on_both_sides_is_judged_by_a_tolerance_never_passed_unjudged()
     result = gate(cur, base)  # 20% worse: within FD's stated default tolerance of 25%
     assert result.passed and result.rows[0].verdict == OK
     assert result.rows[0].rule == "default tolerance fd*: rel 0.25"
-    assert "judged by the default tolerance" in result.markdown()
+    assert "judged by the default tolerance" in gate_markdown(result)
     assert "| default tolerance fd*: rel 0.25 |" in format_markdown(result.rows)
     strict = gate(cur, base, unjudged="fail")
     assert not strict.passed and strict.rows[0].verdict == UNJUDGED
-    assert "unjudged: give tolerances or more seeds" in strict.markdown()
+    assert "unjudged: give tolerances or more seeds" in gate_markdown(strict)
     assert not gate(cur, base, {"default": {"abs": 1.0}}).passed
     assert gate(cur, base, {"default": {"abs": 3.0}}, unjudged="fail").passed
 
@@ -316,7 +329,7 @@ def test_signatures_must_match_apart_from_the_seed():
     assert row.verdict == NOT_COMPARABLE and row.interval is None and row.note == "n_gen: 720 → 2000"
     result = gate(other_n, base)
     assert result.passed and result.rows[0].verdict == NOT_COMPARABLE
-    assert "**Nothing was compared**" in result.markdown()
+    assert "**Nothing was compared**" in gate_markdown(result)
     assert "| — | — | not comparable: n_gen: 720 → 2000 |" in format_markdown(result.rows)
 
 
@@ -328,7 +341,7 @@ def test_bonferroni_widens_each_interval_with_the_number_of_rows():
     assert result.n_intervals == 10 and result.per_row_confidence == pytest.approx(0.995)
     row = result.rows[0]
     assert row.interval == pytest.approx(difference_interval(row.baseline, row.current, 0.995)[:2])
-    assert "each at 99.5%" in result.markdown()
+    assert "each at 99.5%" in gate_markdown(result)
 
 
 def test_metrics_and_models_restrict_what_is_gated():
@@ -373,4 +386,4 @@ def test_runs_on_the_same_seeds_are_paired_and_catch_a_smaller_degradation(score
     assert {r.method for r in paired.rows} == {"paired t"} and {r.method for r in unpaired.rows} == {"welch"}
     # The same seeds draw the same digits and noise directions, so the seed noise cancels.
     assert not paired.passed and by_metric(paired)[FD].verdict == REGRESSION
-    assert unpaired.passed, unpaired.markdown()
+    assert unpaired.passed, gate_markdown(unpaired)

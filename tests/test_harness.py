@@ -9,7 +9,7 @@ import torch
 
 from aigc_eval.errors import UserError
 from aigc_eval.harness.cell import run_cell
-from aigc_eval.harness.context import get_context
+from aigc_eval.harness.tracks import get_context
 from aigc_eval.harness.suite import load_suite, parse_suite
 from aigc_eval.models import MODELS
 from aigc_eval.runtime import setup_runtime

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from aigc_eval.errors import UserError
-from aigc_eval.gate import gate, results_from_scores
+from aigc_eval.gate import gate
 from aigc_eval.history import (append_run, compare_command, history_command, history_series_for, list_runs,
-                               load_run, metric_series)
+                               load_run)
+from aigc_eval.results import RunResults
 from aigc_eval.signature import Score, Signature
 
 
@@ -34,7 +35,7 @@ def make_run(data, run_id, created, blur=0.0, seeds=(0, 1), n=300, failed_seed=N
                 Score("mean_image_gap", float(np.abs(x.mean(0) - test_mean).mean()),
                       Signature.build("mean_image_gap", n_gen=n, seed=seed), False),
                 Score("ink", float((x > 128).mean()), Signature.build("ink", n_gen=n, seed=seed), True)]
-    results = results_from_scores(scores, run_id=run_id)
+    results = RunResults.from_scores(scores, run_id=run_id).to_json()
     results.update(created=created, suite={"name": "smoke", "path": "suites/smoke.toml", "config_hash": "c0ffee"},
                    git_commit="1234567890abcdef", versions={"torch": "2.14.1"}, machine={"host": "ci", "cpu_count": 2},
                    runtime={"device": "cpu", "threads": 1, "amp": False, "channels_last": False})
@@ -126,7 +127,7 @@ def test_processes_racing_to_create_a_fresh_history_all_succeed(tmp_path):
         assert [r["run_id"] for r in list_runs(db)] == ["w3", "w2", "w1", "w0"]
 
 
-def test_list_runs_and_metric_series_follow_creation_time(digits, tmp_path):
+def test_list_runs_and_history_series_follow_creation_time(digits, tmp_path):
     db = tmp_path / "history.sqlite"
     runs = [make_run(digits, f"r{i}", f"2026-11-2{i}T12:00:00Z", blur=5.0 * i) for i in (3, 1, 2)]
     for r in runs:
@@ -135,13 +136,11 @@ def test_list_runs_and_metric_series_follow_creation_time(digits, tmp_path):
     assert [r["run_id"] for r in list_runs(db, limit=2)] == ["r3", "r2"]
     first = list_runs(db)[0]
     assert (first["n_cells"], first["n_done"], first["models"]) == (4, 4, ["blurry", "copy"])
-    series = metric_series(db, "mean_image_gap", "blurry", "digits")
+    series = [p for p in history_series_for(db, runs[0])["mean_image_gap"] if p["model"] == "blurry"]
     assert [p["run_id"] for p in series] == ["r1", "r2", "r3"]
     means = {r["run_id"]: next(row["metrics"]["mean_image_gap"]["mean"] for row in r["leaderboard"]
                                if row["model"] == "blurry") for r in runs}
-    assert [p["mean"] for p in series] == [means["r1"], means["r2"], means["r3"]]
-    assert series[0]["values"] == next(row for row in runs[1]["leaderboard"]
-                                       if row["model"] == "blurry")["metrics"]["mean_image_gap"]["values"]
+    assert [p["value"] for p in series] == [means["r1"], means["r2"], means["r3"]]
 
 
 def test_history_series_keeps_only_comparable_points(digits, tmp_path):

@@ -51,7 +51,7 @@ def weights_file(tmp_path_factory):
 
 
 def test_inception_extractor_runs_grey_images_end_to_end(weights_file, digits):
-    extractor = inception_extractor(weights_file)
+    extractor = inception_extractor(weights_path=weights_file)
     assert (extractor.name, extractor.metric_name) == ("inception-v3-compat", "fid")
     assert extractor.weights_hash == file_hash(weights_file)
     assert extractor.tag == f"inception-v3-compat@{file_hash(weights_file)}"
@@ -69,8 +69,8 @@ def test_inception_extractor_runs_grey_images_end_to_end(weights_file, digits):
 
 def test_fd_with_inception_is_named_fid(weights_file, digits):
     eval_set = ImageEvalSet(generated=digits.train_x[:3], reference=digits.test_x[:3],
-                            reference_labels=digits.test_y[:3], train=digits.train_x,
-                            extractor=inception_extractor(weights_file), seed=0)
+                            train=digits.train_x,
+                            extractor=inception_extractor(weights_path=weights_file), seed=0)
     fid, = build_metric("fd").compute(eval_set)
     assert fid.name == "fid" and fid.value > 0
     assert fid.signature.fields["ext"] == eval_set.extractor.tag
@@ -81,7 +81,7 @@ def test_fd_with_inception_is_named_fid(weights_file, digits):
 def test_missing_weights_file_names_the_path_and_the_file_to_fetch(tmp_path):
     missing = tmp_path / "nowhere" / INCEPTION_FILE
     with pytest.raises(UserError) as err:
-        inception_extractor(missing)
+        inception_extractor(weights_path=missing)
     assert str(missing) in str(err.value) and "pt_inception-2015-12-05" in str(err.value)
 
 
@@ -89,9 +89,9 @@ def test_unreadable_weights_file_is_a_user_error(tmp_path):
     bad = tmp_path / INCEPTION_FILE
     bad.write_bytes(b"not a torch file")
     with pytest.raises(UserError, match="could not be loaded") as err:
-        inception_extractor(bad)
+        inception_extractor(weights_path=bad)
     assert str(bad) in str(err.value)
     wrong = tmp_path / "wrong.pth"
     torch.save({"fc.weight": torch.zeros(3, 3)}, wrong)
     with pytest.raises(UserError, match="could not be loaded"):
-        inception_extractor(wrong)
+        inception_extractor(weights_path=wrong)

@@ -7,7 +7,6 @@ each test) and judge samples with the suite's own digits classifier.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 
 import numpy as np
@@ -24,7 +23,7 @@ NUM_CLASSES = 10
 
 
 def _defaults(name):
-    return importlib.import_module(MODELS.get(name).__module__).DEFAULTS
+    return MODELS.get(name).DEFAULTS
 
 
 CASES = [(name, shape) for name in IMAGE_MODELS for shape in _defaults(name)]
@@ -221,7 +220,7 @@ def test_vae_elbo_improves_and_beta_squeezes_the_kl(digits):
         model = build(name, shape)
         torch.manual_seed(0)
         before = model.elbo(digits.test_x).mean().item()
-        history = model.train(digits.train_x, steps=150, batch_size=32, seed=0)
+        history = model.fit(digits.train_x, steps=150, batch_size=32, seed=0)
         torch.manual_seed(0)
         after = model.elbo(digits.test_x).mean().item()
         # Measured over seeds 0-2 (150 steps of 32, ~1.5 s of CPU each): the test-set ELBO rose by
@@ -247,7 +246,7 @@ def class_accuracy(model, classifier, n=500):
 ])
 def test_conditional_samples_show_the_requested_digit(name, overrides, batch_size, digits, digits_extractor):
     model = build(name, digits.image_shape, **overrides)
-    model.train(digits.train_x, digits.train_y, steps=300, batch_size=batch_size, seed=0)
+    model.fit(digits.train_x, digits.train_y, steps=300, batch_size=batch_size, seed=0)
     accuracy = class_accuracy(model, digits_extractor)
     assert accuracy > 0.5, accuracy  # chance is 0.1
 
@@ -303,7 +302,7 @@ def test_factored_cvae_renders_held_out_combinations_from_trained_factors():
         cls = MODELS.get("cvae")
         model = cls(default_config(cls, shapes.image_shape), shapes.image_shape, shapes.num_classes,
                     factor_sizes=shapes.factor_sizes if factored else None)
-        model.train(shapes.train_x, shapes.train_y, steps=300, batch_size=64, seed=0)
+        model.fit(shapes.train_x, shapes.train_y, steps=300, batch_size=64, seed=0)
         samples = model.sample(len(held), labels=held, generator=torch.Generator().manual_seed(1)).numpy()
         found = world.factors_of(world.oracle().recover(samples).labels)
         position_match[factored] = np.mean(found[:, 3] == world.factors_of(held)[:, 3])

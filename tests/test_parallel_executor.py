@@ -15,14 +15,14 @@ import pytest
 
 from aigc_eval.cli import build_parser, main
 from aigc_eval.errors import UserError
-from aigc_eval.harness import context as context_module
+from aigc_eval.harness import tracks as context_module
 from aigc_eval.harness import executor as executor_module
-from aigc_eval.harness.context import get_context
+from aigc_eval.harness.tracks import get_context
 from aigc_eval.harness.executor import LocalExecutor, auto_workers, estimated_seconds
 from aigc_eval.harness.suite import parse_suite
 from aigc_eval.models import MODELS
 from aigc_eval.runtime import Runtime, setup_runtime
-from reference_models.dcgan import DCGAN, DEFAULTS  # noqa: F401  (default_config reads this module's DEFAULTS)
+from reference_models.dcgan import DCGAN
 
 SUITE = """
 name = "parallel-test"

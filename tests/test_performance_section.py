@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from aigc_eval.harness.evaluate import make_grid_png
+from aigc_eval.harness.tracks import make_grid_png
 from aigc_eval.performance import performance_rows, time_to_quality
 
 

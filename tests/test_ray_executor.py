@@ -17,7 +17,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from aigc_eval.errors import UserError  # noqa: E402
-from aigc_eval.harness.context import get_context  # noqa: E402
+from aigc_eval.harness.tracks import get_context  # noqa: E402
 from aigc_eval.harness.executor import LocalExecutor  # noqa: E402
 from aigc_eval.harness.ray_executor import RayExecutor  # noqa: E402
 from aigc_eval.harness.suite import parse_suite  # noqa: E402
@@ -48,10 +48,9 @@ class KillOnceDCGAN(DCGAN):
     """DCGAN whose worker process is SIGKILLed mid-cell on the first attempt only.
 
     Each attempt appends its pid to the file named by $AIGC_EVAL_TEST_ATTEMPTS. The class travels
-    to the worker by value; its __module__ is dcgan's because default_config reads DEFAULTS there.
+    to the worker by value, DCGAN's DEFAULTS with it.
     """
 
-    __module__ = DCGAN.__module__
     kill_every_attempt = False
 
     def train_step(self, x, y=None):

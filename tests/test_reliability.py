@@ -232,13 +232,13 @@ def test_orphaned_staging_folders_are_cleaned_and_never_listed(tmp_path, capsys)
 # -- 6. the gate never passes silently ----------------------------------------------------------------
 
 def test_gate_fails_fd_times_60_with_one_seed_a_side(tmp_path, capsys):
-    from aigc_eval.gate import results_from_scores
+    from aigc_eval.results import RunResults
     from aigc_eval.signature import Score, Signature
 
     def results(fd):
         sig = Signature("fd", {"n_gen": 180, "seed": 0})
-        return results_from_scores({("dcgan", "digits", 0): [Score("fd_digits-cnn", fd, sig, False)],
-                                    ("vae", "digits", 0): [Score("precision", 0.6, sig, True)]})
+        return RunResults.from_scores({("dcgan", "digits", 0): [Score("fd_digits-cnn", fd, sig, False)],
+                                       ("vae", "digits", 0): [Score("precision", 0.6, sig, True)]}).to_json()
 
     (tmp_path / "base.json").write_text(json.dumps(results(150.0)))
     (tmp_path / "cur.json").write_text(json.dumps(results(150.0 * 60)))

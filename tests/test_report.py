@@ -15,11 +15,14 @@ import pytest
 
 from aigc_eval import atomic
 from aigc_eval.errors import UserError
-from aigc_eval.report import (diff_frame, leaderboard_excerpt, render_html, validate_history,
-                              validate_results, write_report)
+from aigc_eval.cli import main
+from aigc_eval.gate import FAILING, OK, REGRESSION, gate
+from aigc_eval.report import leaderboard_excerpt, render_html, validate_history, validate_results, write_report
 from aigc_eval.report.plots import pareto_front
-from aigc_eval.report.schema import RESULTS_SCHEMA, schema_json
 from aigc_eval.report.tables import fmt_mean_std
+from aigc_eval.results import CellResult, RunResults, leaderboard_rows
+from aigc_eval.results_schema import RESULTS_SCHEMA, schema_json
+from aigc_eval.signature import Score, Signature
 from report_fixtures import (HOSTILE_NAME, build_baseline, build_history, report_source,  # noqa: F401
                              with_hostile_model)
 
@@ -259,29 +262,60 @@ def test_excerpt_has_a_table_per_dataset_and_marks_calibration(report_source):
     assert "| real-test (calibration) |" in excerpt
 
 
-def test_diff_marks_regressions_by_direction(report_source):
+def _diff_verdicts(page) -> dict:
+    """{(model, dataset, metric): verdict} of the report's diff table, in its order."""
+    return {(r["cells"][0]["text"], r["cells"][1]["text"], r["cells"][2]["text"]): r["attrs"]["data-status"]
+            for r in _body_rows(page.tables["diff"])}
+
+
+def test_html_diff_rows_carry_the_gates_verdicts(report, report_source):
     _, results = report_source
-    diff = diff_frame(results, build_baseline(results, "dcgan", 1.25))
-    for row in diff.itertuples():
-        info = next(r for r in results["leaderboard"] if (r["model"], r["dataset"]) ==
-                    (row.model, row.dataset))["metrics"][row.metric]
-        if row.model != "dcgan":
-            assert row.status == "same"
-        else:  # baseline was 1/1.25 of current: +25%
-            assert row.rel_change == pytest.approx(0.25)
-            assert row.status == ("improvement" if info["higher_is_better"] else "regression")
-    moved = copy.deepcopy(results)
-    moved["leaderboard"][0]["metrics"]["fd_digits-cnn"]["signature"] += "|n_ref:999"
-    assert diff_frame(moved, results)["status"].iloc[0] == "incomparable"
-
-
-def test_html_diff_rows_carry_their_status(report):
+    verdicts = _diff_verdicts(report["page"])
+    judged = gate(report["results"], build_baseline(results))
+    assert verdicts == {(r.model, r.dataset, r.metric): r.verdict for r in judged.rows}
+    assert verdicts[(HOSTILE_NAME, "digits", "fd_digits-cnn")] == "new"
+    assert verdicts[("dcgan", "digits", "fd_digits-cnn")] == REGRESSION
+    order = list(verdicts.values())
+    assert order[0] in FAILING and sorted(order, key=lambda v: v not in FAILING) == order  # failing rows first
     rows = _body_rows(report["page"].tables["diff"])
-    status = {(r["cells"][0]["text"], r["cells"][2]["text"]): r["attrs"]["class"] for r in rows}
-    assert status[("dcgan", "fd_digits-cnn")] == "regression"
-    assert status[("dcgan", "mode_coverage")] == "improvement"
-    assert status[(HOSTILE_NAME, "fd_digits-cnn")] == "new"
-    assert rows[0]["attrs"]["class"] == "regression"  # regressions first
+    assert {r["attrs"]["class"] for r in rows if r["attrs"]["data-status"] in FAILING} == {"failing"}
+
+
+def _run_of(run_id: str, values: dict) -> dict:
+    """A complete results dict: {(model, metric): (per-seed values, higher_is_better)} on digits, seeds 0.."""
+    cells = []
+    for (model, metric), (per_seed, hib) in values.items():
+        for seed, value in enumerate(per_seed):
+            cell = CellResult(model, "digits", seed, "image")
+            cell.set_scores([Score(metric, value, Signature(metric, {"n_gen": 100, "seed": seed}), hib)])
+            cells.append(cell)
+    return RunResults(run_id, cells, created="2026-12-03T00:00:00Z", suite={"name": "pair"}, versions={},
+                      machine={}, runtime={}, phases={}, extractors={}).to_json()
+
+
+def test_run_baseline_and_gate_mark_the_same_rows(tmp_path, capsys):
+    """One regression rule: the report of `run --baseline` shows exactly the gate's verdicts, also where a
+    5% relative-change rule would disagree: 3% worse beyond noise fails, 7% worse within noise passes."""
+    current = {("close", "fd"): ([100.0, 102.0, 98.0], False),  # 3% worse on every seed: beyond noise
+               ("noisy", "fd"): ([100.0, 130.0, 70.0], False),  # 7% worse on average, seeds disagree
+               ("steady", "precision"): ([0.5, 0.6, 0.7], True)}
+    baseline = {("close", "fd"): ([97.0, 99.01, 94.99], False),
+                ("noisy", "fd"): ([80.0, 140.0, 60.0], False),
+                ("steady", "precision"): ([0.5, 0.6, 0.7], True)}
+    cur, base = _run_of("current", current), _run_of("baseline", baseline)
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "cur.json").write_text(json.dumps(cur))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    page = Page(write_report(run_dir, cur, baseline=base)["html"].read_text(encoding="utf-8"))
+    shown = _diff_verdicts(page)
+    assert shown == {("close", "digits", "fd"): REGRESSION, ("noisy", "digits", "fd"): OK,
+                     ("steady", "digits", "precision"): OK}
+    assert shown == {(r.model, r.dataset, r.metric): r.verdict for r in gate(cur, base).rows}
+    code = main(["gate", "--results", str(tmp_path / "cur.json"), "--baseline", str(tmp_path / "base.json")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert [ln.split(" | ")[0] for ln in out.splitlines() if "**REGRESSION**" in ln] == ["| close"]
 
 
 def test_pareto_front():
@@ -387,9 +421,6 @@ def test_same_results_give_the_same_page(report_source, report):
 
 
 def test_a_model_whose_every_seed_failed_still_gets_a_report(report_source, tmp_path):
-    from aigc_eval.harness.aggregate import leaderboard_rows
-    from aigc_eval.report import validate_results, write_report
-
     _, results = report_source
     broken = {k: v for k, v in results.items()}
     cell = {**results["cells"][0], "model": "broken", "status": "failed", "error": "RuntimeError: boom",

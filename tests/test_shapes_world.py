@@ -30,8 +30,7 @@ def scores(eval_set) -> dict:
 
 
 def eval_set(dataset, generated, labels=None, meta=None):
-    return ImageEvalSet(generated=generated, reference=dataset.test_x, reference_labels=dataset.test_y,
-                        train=dataset.train_x, extractor=None, seed=0, labels=labels,
+    return ImageEvalSet(generated=generated, reference=dataset.test_x, train=dataset.train_x, extractor=None, seed=0, labels=labels,
                         dataset_meta=dataset.meta if meta is None else meta)
 
 
@@ -403,7 +402,7 @@ def test_cond_factor_accuracy_reads_each_factor_from_the_classifier_marginal(sha
 
     def accuracies(labels, meta=shapes.meta):
         got = build_metric("cond_accuracy").compute(ImageEvalSet(
-            generated=shapes.test_x, reference=shapes.test_x, reference_labels=shapes.test_y, train=shapes.train_x,
+            generated=shapes.test_x, reference=shapes.test_x, train=shapes.train_x,
             extractor=extractor, labels=labels, dataset_meta=meta))
         return {s.name: s.value for s in got}
 

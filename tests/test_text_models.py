@@ -187,7 +187,7 @@ def test_lm_learns_the_grammar_and_beats_a_unigram_model(facts, vocab):
     # Measured (150 steps of 64, seeds 0-2): 90-93% of samples grammatical, NLL 1.06 vs unigram 3.56.
     torch.manual_seed(0)
     lm = LanguageModel(LMConfig(), vocab)
-    lm.train(facts.train, steps=150, batch_size=64, seed=0)
+    lm.fit(facts.train, steps=150, batch_size=64, seed=0)
     world = FactsWorld.generate(0)
     samples = lm.sample(300, generator=torch.Generator().manual_seed(0))
     assert np.mean([world.judge(s).verdict != UNGRAMMATICAL for s in samples]) > 0.8
@@ -233,7 +233,7 @@ def test_word_dropout_replaces_only_words():
 def mean_final_kl(remedies: bool, facts, vocab) -> float:
     config = SentenceVAEConfig(kl_anneal_steps=100 if remedies else 0, word_dropout=0.5 if remedies else 0.0)
     torch.manual_seed(0)
-    history = SentenceVAE(config, vocab).train(facts.train, steps=150, batch_size=32, seed=0)
+    history = SentenceVAE(config, vocab).fit(facts.train, steps=150, batch_size=32, seed=0)
     return float(np.mean([h["kl"] for h in history[-30:]]))
 
 
@@ -248,7 +248,7 @@ def test_conditional_vae_learns_to_follow_the_label(facts, vocab):
     # model that ignored labels would score ~20% (the same samples against shuffled labels).
     torch.manual_seed(0)
     cvae = ConditionalSentenceVAE(SentenceVAEConfig(kl_anneal_steps=100), vocab, len(facts.class_names))
-    cvae.train(facts.train, facts.train_y, steps=150, batch_size=32, seed=0)
+    cvae.fit(facts.train, facts.train_y, steps=150, batch_size=32, seed=0)
     labels = np.arange(300) % len(facts.class_names)
     samples = cvae.sample(300, labels=labels, generator=torch.Generator().manual_seed(0))
 

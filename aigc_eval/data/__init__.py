@@ -2,10 +2,10 @@
 import inspect
 
 from ..errors import UserError
-from ..registry import Registry
+from ..registry import Registry, is_callable
 from .base import ImageDataset, TextDataset
 
-DATASETS = Registry("dataset")
+DATASETS = Registry("dataset", check=is_callable("dataset"))
 DATASETS.register("digits", "aigc_eval.data.digits:load_digits")
 DATASETS.register("shapes", "aigc_eval.data.shapes:load_shapes")  # synthetic world with an exact oracle
 # Read from local files under --data-root, never downloaded.

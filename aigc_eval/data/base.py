@@ -7,6 +7,11 @@ import numpy as np
 
 from ..runtime import array_hash, stable_hash
 
+# The seed of the train/test splits that datasets make themselves (digits, a --limit subset of local
+# files). It is not the seed of the harness's reference/real-test split of the test set
+# (harness.tracks.REFERENCE_SPLIT_SEED), nor that of a world's own split (shapes' split_seed).
+DATA_SPLIT_SEED = 0
+
 
 @dataclass(frozen=True, eq=False)
 class ImageDataset:
@@ -32,6 +37,11 @@ class ImageDataset:
                 raise ValueError(f"{self.name} {split}: {len(x)} images but {len(y)} labels")
 
     kind = "image"
+
+    @property
+    def train_examples(self) -> np.ndarray:
+        """The training examples as a model sees them (copy-train samples from them)."""
+        return self.train_x
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -67,6 +77,11 @@ class TextDataset:
     meta: dict = field(default_factory=dict)
 
     kind = "text"
+
+    @property
+    def train_examples(self) -> tuple[str, ...]:
+        """The training examples as a model sees them (copy-train samples from them)."""
+        return self.train
 
     @property
     def num_classes(self) -> int:

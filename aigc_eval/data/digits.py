@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ImageDataset
+from .base import DATA_SPLIT_SEED, ImageDataset
 
 TEST_FRACTION = 0.2
-SPLIT_SEED = 0
 
 
 def load_digits(data_root=None, image_size: int = 16) -> ImageDataset:
@@ -23,8 +22,8 @@ def load_digits(data_root=None, image_size: int = 16) -> ImageDataset:
     x = (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     y = bunch.target.astype(np.int64)
     train_x, test_x, train_y, test_y = train_test_split(
-        x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=y)
+        x, y, test_size=TEST_FRACTION, random_state=DATA_SPLIT_SEED, stratify=y)
     return ImageDataset("digits", train_x, train_y, test_x, test_y,
                         class_names=tuple(str(i) for i in range(10)),
                         meta={"source": "sklearn.datasets.load_digits", "image_size": image_size,
-                              "split_seed": SPLIT_SEED, "test_fraction": TEST_FRACTION})
+                              "split_seed": DATA_SPLIT_SEED, "test_fraction": TEST_FRACTION})

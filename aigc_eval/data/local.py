@@ -10,10 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-
-# One seed for every split and subsample, so that a dataset and its fingerprint never depend on
-# the run's seed: runs with different seeds then compare models on the same data.
-SPLIT_SEED = 0
+from .base import DATA_SPLIT_SEED  # every split and subsample here: the data never depends on a run's seed
 
 
 def require_root(dataset: str, data_root, layout: str, subdir: str | None = None) -> Path:
@@ -40,7 +37,7 @@ def limit_train(x: np.ndarray, y: np.ndarray, limit: int | None) -> tuple[np.nda
     """A fixed random subset of `limit` training images, kept in file order; all of them if fewer."""
     if limit is None or limit >= len(x):
         return x, y
-    keep = np.sort(np.random.default_rng(SPLIT_SEED).permutation(len(x))[:limit])
+    keep = np.sort(np.random.default_rng(DATA_SPLIT_SEED).permutation(len(x))[:limit])
     return x[keep], y[keep]
 
 
@@ -50,7 +47,7 @@ def stratified_split(y: np.ndarray, test_fraction: float) -> tuple[np.ndarray, n
     Written out rather than sklearn's train_test_split, which raises when the test split is
     smaller than the number of classes, as it is for the tiny folders users try first.
     """
-    rng = np.random.default_rng(SPLIT_SEED)
+    rng = np.random.default_rng(DATA_SPLIT_SEED)
     train, test = [], []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))

@@ -1,4 +1,50 @@
-"""Feature extractors: a small per-dataset classifier trained by the suite, or Inception-v3."""
+"""Feature extractors by name, like torch-fidelity's registry: what image metrics (FD, KID, precision,
+recall, ...) compare generated and real images in.
+
+An extractor factory is a callable `factory(dataset, device="cpu", log=print, **options)` that
+returns a FeatureExtractor (extractor.py); `register_extractor` checks that, as torch-fidelity's
+`register_feature_extractor` checks its classes. Built in:
+
+    domain-cnn            a small classifier trained on the dataset's labels (cached by content hash)
+    inception-v3-compat   torch-fidelity's Inception from a local weights file (FD is called FID)
+
+Adding one takes a module with its factory and one line:
+    from aigc_eval.features import register_extractor
+    register_extractor("my-net", my_factory)         # or "my_package.my_module:my_factory"
+"""
+from __future__ import annotations
+
+import inspect
+
+from ..registry import Registry
 from .extractor import FeatureExtractor, cache_dir
 
-__all__ = ["FeatureExtractor", "cache_dir"]
+FACTORY_ARGUMENTS = ("dataset", "device", "log")
+
+
+def _check_factory(name: str, factory) -> None:
+    if not callable(factory):
+        raise TypeError(f"feature extractor {name!r}: expected a factory function, got {factory!r}")
+    params = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    missing = [a for a in FACTORY_ARGUMENTS if a not in params and not takes_any]
+    if missing:
+        raise TypeError(f"feature extractor {name!r}: {getattr(factory, '__name__', factory)} must take "
+                        f"{', '.join(FACTORY_ARGUMENTS)} (it lacks {', '.join(missing)})")
+
+
+EXTRACTORS = Registry("feature extractor", check=_check_factory)
+EXTRACTORS.register("domain-cnn", "aigc_eval.features.classifier:classifier_extractor")
+EXTRACTORS.register("inception-v3-compat", "aigc_eval.features.fidelity:inception_extractor")
+register_extractor = EXTRACTORS.register
+
+
+def build_extractor(name: str, dataset, device: str = "cpu", log=print, **options) -> FeatureExtractor:
+    """The registered extractor `name` for `dataset`; a factory that returns anything else is a TypeError."""
+    extractor = EXTRACTORS.get(name)(dataset, device=device, log=log, **options)
+    if not isinstance(extractor, FeatureExtractor):
+        raise TypeError(f"feature extractor {name!r} returned {type(extractor).__name__}, not a FeatureExtractor")
+    return extractor
+
+
+__all__ = ["EXTRACTORS", "FeatureExtractor", "build_extractor", "cache_dir", "register_extractor"]

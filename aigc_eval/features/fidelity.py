@@ -3,7 +3,7 @@
 * `register_with_torch_fidelity(extractor)` makes one of our extractors usable by
   `torch_fidelity.calculate_metrics(feature_extractor=NAME, ...)`: the agreement tests check our FD,
   KID and precision/recall against torch-fidelity's on the very same network.
-* `inception_extractor(weights_path)` wraps torch-fidelity's `inception-v3-compat` (the
+* `inception_extractor(weights_path=...)` wraps torch-fidelity's `inception-v3-compat` (the
   TF-Inception port that published FIDs use) as one of our extractors, loaded from a local file,
   since nothing may be downloaded at run time.
 * `TensorImages` feeds uint8 image arrays to torch-fidelity as a Dataset.
@@ -109,8 +109,9 @@ class _InceptionFeatures(nn.Module):
         return torch.cat([f for f, _ in outs]), torch.cat([lg for _, lg in outs])
 
 
-def inception_extractor(weights_path=None, device: str = "cpu") -> FeatureExtractor:
-    """torch-fidelity's inception-v3-compat from a local weights file; FD is then called "fid"."""
+def inception_extractor(dataset=None, device: str = "cpu", log=print, weights_path=None) -> FeatureExtractor:
+    """torch-fidelity's inception-v3-compat from a local weights file; FD is then called "fid".
+    (The same for every dataset: `dataset` and `log` are the extractor factories' common arguments.)"""
     path = Path(weights_path) if weights_path is not None else default_inception_weights_path()
     where = (f"download {INCEPTION_FILE} (the TF-Inception 2015-12-05 port used by pytorch-fid and "
              f"torch-fidelity, ~91 MB) on a machine with internet access and put it at {path}")

@@ -24,12 +24,12 @@ from ..atomic import save_with, write_json, write_text
 from ..data.local import one_line
 from ..errors import UserError
 from ..models import MODELS, apply_overrides, default_config
-from ..samples import save_samples_npz
-from .evaluate import evaluate_samples, make_grid_png, sample_model, sampling_spread
+from ..results import CellResult
+from .evaluate import evaluate_samples, sample_model
+from .tracks import TRACKS
 from .memory import peak_mb, reset_peak
 
 MAX_CURVE_POINTS = 200
-SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
 
 
 class Diverged(Exception):
@@ -39,12 +39,12 @@ class Diverged(Exception):
 def resolve_config(spec, ds):
     """The model's documented default for this data shape with the suite's overrides (None: calibration)."""
     cls = MODELS.get(spec.model)
-    if getattr(cls, "calibration", False):
-        return None
-    if getattr(cls, "kind", "image") != ds.kind:
+    if cls.kind not in (None, ds.kind):
         raise UserError(f"model {spec.model} is a {cls.kind} model but dataset {ds.name} is {ds.kind} data")
-    key = ds.image_shape if ds.kind == "image" else "text"
-    return apply_overrides(default_config(cls, key), spec.model_config, f"[models.{spec.model}]")
+    if cls.calibration:
+        return None
+    return apply_overrides(default_config(cls, TRACKS[ds.kind].config_key(ds)), spec.model_config,
+                           f"[models.{spec.model}]")
 
 
 def build_model(spec, ctx, runtime):
@@ -52,28 +52,16 @@ def build_model(spec, ctx, runtime):
     ds = ctx.dataset
     config = resolve_config(spec, ds)
     if config is None:
-        return cls(ds, ctx.holdout, spec.seed), None
+        return cls(ds, ctx.real_test, spec.seed), None
     torch.manual_seed(spec.seed)
-    if ds.kind == "image":
-        factored = {"factor_sizes": ds.factor_sizes} if cls.conditional and ds.factor_sizes else {}
-        model = cls(config, ds.image_shape, ds.num_classes, **factored)
-    else:
-        from reference_models.text_base import Vocab
-
-        model = cls(config, Vocab.build(ds.train, ds.tokenize), ds.num_classes)
+    model = TRACKS[ds.kind].new_model(cls, config, ds)
     model.setup(runtime.device, amp=runtime.amp, channels_last=runtime.channels_last, compile=runtime.compile)
     return model, config
 
 
-def batch_for_step(ds, seed: int, step: int, batch_size: int):
+def batch_for_step(ctx, seed: int, step: int, batch_size: int):
     """The training batch of `step`: a function of (seed, step) only, so resume is exact."""
-    rng = np.random.default_rng([seed, step])
-    if ds.kind == "image":
-        idx = rng.integers(0, len(ds.train_x), batch_size)
-        return torch.from_numpy(ds.train_x[idx]).float().div_(255.0), torch.from_numpy(ds.train_y[idx])
-    idx = rng.integers(0, len(ds.train), batch_size)
-    labels = None if ds.train_y is None else torch.from_numpy(ds.train_y[idx])
-    return [ds.train[i] for i in idx], labels
+    return ctx.track.batch(ctx.dataset, np.random.default_rng([seed, step]), batch_size)
 
 
 def _thin(curves: dict) -> dict:
@@ -110,7 +98,7 @@ def train(model, spec, ctx, cell_dir: Path, runtime, progress=True, stop_at_step
         bar = tqdm(total=steps, initial=start, desc=spec.name, leave=False, dynamic_ncols=True)
     t0 = time.perf_counter()
     for step in range(start, steps):
-        x, y = batch_for_step(ctx.dataset, spec.seed, step, batch_size)
+        x, y = batch_for_step(ctx, spec.seed, step, batch_size)
         losses = model.train_step(x, y)
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:
@@ -141,24 +129,22 @@ def train(model, spec, ctx, cell_dir: Path, runtime, progress=True, stop_at_step
 
 def checkpoint_eval(model, spec, ctx, step: int) -> dict:
     """The cheap metrics of a checkpoint (FD by default), for training curves and the validity table."""
-    names = [m for m in spec.eval["checkpoint_metrics"]
-             if m in spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]]
+    names = [m for m in spec.eval["checkpoint_metrics"] if m in spec.eval[ctx.track.metrics_key]]
     if not names:
         return {}
-    n = min(spec.eval["checkpoint_samples"], len(ctx.holdout[0]))
+    n = min(spec.eval["checkpoint_samples"], len(ctx.real_test[0]))
     samples, labels = sample_model(model, ctx, n, seed=spec.seed + 7919 * step)
-    scores = evaluate_samples(names, ctx, samples, labels, spec.seed)
+    scores = evaluate_samples(names, ctx, samples, labels, spec.seed, options=spec.eval["options"])
     return {"step": step, **{s.name: s.value for s in scores}}
 
 
-def new_result(spec, ctx, cell_dir: Path, status: str = "done", error: str | None = None) -> dict:
+def new_result(spec, ctx, cell_dir: Path, status: str = "done", error: str | None = None) -> CellResult:
     """A cell's result before it trains: also all that a cell that never ran reports."""
     model_cls = MODELS.get(spec.model)
-    return {"model": spec.model, "dataset": spec.dataset, "seed": spec.seed, "kind": ctx.kind,
-            "calibration": bool(getattr(model_cls, "calibration", False)),
-            "conditional": bool(getattr(model_cls, "conditional", False)),
-            "config_hash": Path(cell_dir).name.rsplit("-", 1)[-1], "status": status, "error": error,
-            "wall": {}, "metrics": {}, "throughput_unit": "images/s" if ctx.kind == "image" else "sentences/s"}
+    return CellResult(spec.model, spec.dataset, spec.seed, ctx.kind,
+                      calibration=model_cls.calibration, conditional=model_cls.conditional,
+                      config_hash=Path(cell_dir).name.rsplit("-", 1)[-1], status=status, error=error,
+                      throughput_unit=ctx.track.throughput_unit)
 
 
 CHECKPOINT_KEYS = {"model", "rng", "step", "curves", "elapsed", "checkpoint_metrics"}
@@ -180,11 +166,8 @@ def read_cell_json(cell_dir: Path, log=print) -> dict | None:
     if not path.is_file():
         return None
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(result, dict) or not isinstance(result.get("metrics", {}), dict):
-            raise ValueError("not a cell result")
-        return result
-    except (OSError, ValueError) as exc:
+        return CellResult.from_json(json.loads(path.read_text(encoding="utf-8")), "cell.json").to_json()
+    except (OSError, ValueError, UserError) as exc:
         move_aside(path, one_line(exc), "the cell runs again", log)
         return None
 
@@ -224,50 +207,37 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
     reset_peak(runtime.device)
     try:
         model, config = build_model(spec, ctx, runtime)
-        result["config"] = {"train": spec.train, "model": None if config is None else vars(config),
-                            "dataset_options": spec.dataset_options}
+        result.config = {"train": spec.train, "model": None if config is None else vars(config),
+                         "dataset_options": spec.dataset_options}
         steps = spec.train["steps"]
         if steps:
             curves, ckpt_metrics, ckpt_seconds, train_s = train(model, spec, ctx, cell_dir, runtime, progress,
                                                                 stop_at_step, log)
-            result.update(curves=_thin(curves), checkpoint_metrics=ckpt_metrics, checkpoint_seconds=ckpt_seconds)
-            result["wall"]["train"] = round(train_s, 3)
-            result["train_images_per_s"] = round(steps * spec.train["batch_size"] / max(train_s, 1e-9), 1)
+            result.curves, result.checkpoint_metrics = _thin(curves), ckpt_metrics
+            result.checkpoint_seconds = ckpt_seconds
+            result.wall["train"] = round(train_s, 3)
+            result.train_images_per_s = round(steps * spec.train["batch_size"] / max(train_s, 1e-9), 1)
         t0 = time.perf_counter()
-        n = min(spec.eval["n_samples"], len(ctx.holdout[0]))
+        n = min(spec.eval["n_samples"], len(ctx.real_test[0]))
         samples, labels = sample_model(model, ctx, n, seed=spec.seed)
-        result["wall"]["sample"] = round(time.perf_counter() - t0, 3)
-        _save_samples(cell_dir, ctx, samples, labels)
-        if ctx.kind == "text":
-            result["sample_text"] = samples[:SAMPLE_TEXT_LINES]
+        result.wall["sample"] = round(time.perf_counter() - t0, 3)
+        ctx.track.save_samples(cell_dir, samples, labels)
         t0 = time.perf_counter()
-        names = spec.eval["image_metrics" if ctx.kind == "image" else "text_metrics"]
-        scores = evaluate_samples(names, ctx, samples, labels, spec.seed, model=model, spec=spec)
-        scores += sampling_spread(model, ctx, spec)
-        result["metrics"] = {s.name: s.to_json() for s in scores}
-        if ctx.kind == "text" and not result["calibration"]:
-            from .evaluate import quality_diversity_curve
-
-            result["qd_curve"] = quality_diversity_curve(model, ctx, spec)
-        result["wall"]["eval"] = round(time.perf_counter() - t0, 3)
+        scores = evaluate_samples(spec.eval[ctx.track.metrics_key], ctx, samples, labels, spec.seed, model=model,
+                                  options=spec.eval["options"])
+        result.set_scores(scores + ctx.track.extra_scores(model, ctx, spec))
+        ctx.track.extras(result, model, ctx, spec, samples)
+        result.wall["eval"] = round(time.perf_counter() - t0, 3)
     except Diverged as exc:
-        result.update(status="diverged", error=str(exc))
+        result.status, result.error = "diverged", str(exc)
         log(f"{spec.name}: diverged: {exc}")
     except UserError:
         raise
     except Exception as exc:  # a broken cell must not stop the suite; its traceback is kept
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
         write_text(cell_dir / "error.log", traceback.format_exc())
-        log(f"{spec.name}: failed: {result['error']} (traceback in {cell_dir / 'error.log'})")
-    result["peak_memory_mb"] = round(peak_mb(runtime.device), 1)
-    write_json(result_path, result)
-    return result
-
-
-def _save_samples(cell_dir: Path, ctx, samples, labels) -> None:
-    if ctx.kind == "image":
-        save_samples_npz(cell_dir / "samples.npz", samples, labels)
-        png = make_grid_png(samples, labels)
-        save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
-    else:
-        write_text(cell_dir / "samples.txt", "\n".join(samples) + "\n")
+        log(f"{spec.name}: failed: {result.error} (traceback in {cell_dir / 'error.log'})")
+    result.peak_memory_mb = round(peak_mb(runtime.device), 1)
+    doc = result.to_json()
+    write_json(result_path, doc)
+    return doc

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..models import MODELS
 from ..runtime import setup_runtime
 from .cell import new_result, read_cell_json, run_cell
-from .context import get_context
+from .tracks import get_context
 
 # Peak RSS of one worker process running default-suite cells (digits, shapes and facts loaded,
 # extractors, one model and its evaluation), measured at ~0.9 GiB; rounded up for headroom.
@@ -75,7 +75,7 @@ def finished_result(cell_dir: Path, log=print) -> dict | None:
 
 def lost_cell_result(spec, ctx, cell_dir: Path, error: str) -> dict:
     """The result of a cell whose worker never returned one (it died), also stored as its cell.json."""
-    result = new_result(spec, ctx, cell_dir, status="failed", error=error)
+    result = new_result(spec, ctx, cell_dir, status="failed", error=error).to_json()
     Path(cell_dir).mkdir(parents=True, exist_ok=True)
     write_json(Path(cell_dir) / "cell.json", result)
     return result

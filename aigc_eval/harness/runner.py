@@ -10,16 +10,18 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..history import append_run, history_series_with
 from ..performance import performance_rows, time_to_quality
+from ..report import write_report
+from ..results import CellResult, RunResults, load_results
 from ..runtime import git_commit, library_versions, machine_info, setup_runtime
 from ..validate import inside, safe_name
-from .aggregate import leaderboard_rows, validity_rows
+from ..validity import validity_rows
 from .cell import resolve_config
-from .context import get_context
+from .tracks import get_context
 from .executor import LocalExecutor
+from .ray_executor import RayExecutor
 from .suite import Suite
-
-SCHEMA_VERSION = 1
 
 
 def _executor(name: str, ray_address=None, workers=1):
@@ -29,8 +31,6 @@ def _executor(name: str, ray_address=None, workers=1):
         if workers not in (1, "auto"):
             raise UserError(f"--workers {workers}: only for --executor local; Ray runs as many cells at "
                             "once as the cluster has room for")
-        from .ray_executor import RayExecutor
-
         return RayExecutor(address=ray_address)
     raise UserError(f"--executor: expected local or ray, got {name!r}")
 
@@ -117,8 +117,6 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     t_start = time.perf_counter()
     out_root = Path(out_root)
     if baseline is not None:  # read before any training, so that a bad path costs nothing
-        from ..gate import load_results
-
         baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
     runtime = setup_runtime(device, threads, compile=compile)
@@ -126,7 +124,8 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     phases = {}
 
     t0 = time.perf_counter()
-    contexts = {ds: get_context(ds, opts, data_root, runtime.device, inception_weights, log=log)
+    contexts = {ds: get_context(ds, opts, data_root, runtime.device, inception_weights, log=log,
+                                extractor=suite.eval["extractor"])
                 for ds, opts in suite.datasets.items()}
     phases["data_and_extractors"] = round(time.perf_counter() - t0, 3)
 
@@ -155,7 +154,7 @@ def _note_caps(suite: Suite, contexts: dict, log) -> None:
     said = set()
     keys = ["n_samples"] + (["checkpoint_samples"] if "checkpoint_samples" in suite.raw.get("eval", {}) else [])
     for spec in suite.cells:
-        available = len(contexts[spec.dataset].holdout[0])
+        available = len(contexts[spec.dataset].real_test[0])
         for key in keys:
             asked = spec.eval[key]
             if asked > available and (spec.dataset, key) not in said:
@@ -200,8 +199,6 @@ def _finish_run(out_root: Path, suite_info, cells, contexts, runtime, phases, t_
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if history:
-        from ..history import append_run
-
         append_run(out_root / "history.sqlite", results)
     _point_latest(out_root, run_dir)
     return run_dir, results
@@ -216,27 +213,20 @@ def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, co
             (staging / "samples").mkdir(exist_ok=True)
             shutil.copyfile(grid, inside(staging, staging / "samples" / name))
             cell["samples_png"] = f"samples/{name}"
-        cell.pop("cached", None)
-    results = {
-        "schema_version": SCHEMA_VERSION, "run_id": run_id,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "suite": suite_info, "git_commit": git_commit(), "versions": library_versions(),
-        "machine": machine_info(), "executor": executor,
-        "runtime": {**runtime.record(), **({"workers": workers} if workers is not None else {})},
-        "extractors": {ds: {"tag": ext.tag, "metric_name": ext.metric_name,
-                            **{k: v for k, v in ext.info.items() if k != "config"}}
-                       for ds, ctx in contexts.items() for ext in ctx.extractors[:1]},
-        "cells": cells, "leaderboard": leaderboard_rows(cells),
-    }
-    _add_validity(results)
-    performance = performance_rows(out_root / "bench")
-    if performance:
-        results["performance"] = performance
-    reached = time_to_quality(cells)
-    if reached:
-        results["time_to_quality"] = reached
+    run = RunResults(
+        run_id=run_id, created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), suite=suite_info,
+        git_commit=git_commit(), versions=library_versions(), machine=machine_info(), executor=executor,
+        runtime={**runtime.record(), **({"workers": workers} if workers is not None else {})},
+        extractors={ds: {"tag": ext.tag, "metric_name": ext.metric_name,
+                         **{k: v for k, v in ext.info.items() if k != "config"}}
+                    for ds, ctx in contexts.items() for ext in ctx.extractors[:1]},
+        cells=[CellResult.from_json(c, f"cell {c.get('model')}-{c.get('dataset')}-s{c.get('seed')}") for c in cells])
+    run.validity = validity_rows([c.to_json() for c in run.cells]) or None
+    run.performance = performance_rows(out_root / "bench") or None
+    run.time_to_quality = time_to_quality([c.to_json() for c in run.cells]) or None
     phases["aggregate"] = round(time.perf_counter() - t0, 3)
-    results["phases"] = phases
+    run.phases = phases
+    results = run.to_json()
     t0 = time.perf_counter()
     write_json(staging / "results.json", results)
     _write_report(staging, results, out_root, history, baseline)
@@ -246,18 +236,6 @@ def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, co
     return _publish(staging, out_root, results), results
 
 
-def _add_validity(results: dict) -> None:
-    table = validity_rows(results["cells"])
-    if table:
-        results["validity"] = table
-
-
 def _write_report(run_dir: Path, results: dict, out_root: Path, history: bool, baseline: dict | None) -> None:
-    series = None
-    if history:
-        from ..history import history_series_with
-
-        series = history_series_with(out_root / "history.sqlite", results)
-    from ..report import write_report
-
+    series = history_series_with(out_root / "history.sqlite", results) if history else None
     write_report(run_dir, results, history_series=series, baseline=baseline)

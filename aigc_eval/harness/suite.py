@@ -9,6 +9,8 @@
     [eval]
     n_samples = 180              # per row; every row of a dataset uses the same count
     image_metrics = ["fd", "kid", "prc", ...]
+    [eval.options.kid]           # a metric's parameters (its class's constructor arguments)
+    subsets = 50
     [[datasets]]
     name = "digits"
     options = { image_size = 16 }
@@ -34,6 +36,7 @@ else:  # pragma: no cover
 from .. import __version__
 from ..errors import UserError
 from ..runtime import code_fingerprint, stable_hash
+from ..validate import validate_suite
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 TRAIN_KEYS = {"steps", "batch_size", "checkpoint_every"}
@@ -45,6 +48,8 @@ EVAL_DEFAULTS = {
     "checkpoint_metrics": ["fd"],
     "checkpoint_samples": 200,
     "text_temperatures": [0.7, 1.0, 1.3],
+    "options": {},  # [eval.options.METRIC]: keyword arguments of that metric, e.g. kid = {subsets = 50}
+    "extractor": "domain-cnn",  # the registered feature extractor of the image metrics (aigc_eval.features)
 }
 
 
@@ -83,6 +88,7 @@ class Suite:
     cells: list[CellSpec]
     datasets: dict[str, dict]  # dataset name -> options
     raw: dict
+    eval: dict = field(default_factory=lambda: dict(EVAL_DEFAULTS))  # the protocol every cell shares
 
     @property
     def config_hash(self) -> str:
@@ -112,8 +118,6 @@ def load_suite(name_or_path: str, seeds: list[int] | None = None) -> Suite:
 
 
 def parse_suite(raw: dict, where: str, seeds: list[int] | None = None) -> Suite:
-    from ..validate import validate_suite
-
     validate_suite(raw, where)  # types, ranges and names of every value, before anything runs
     seeds = seeds if seeds is not None else raw.get("seeds", [0])
     train = {"steps": 200, "batch_size": 64, "checkpoint_every": 100, **raw.get("train", {})}
@@ -138,4 +142,4 @@ def parse_suite(raw: dict, where: str, seeds: list[int] | None = None) -> Suite:
                 cells.append(CellSpec(model, ds, seed, options, model_train, config, eval_cfg))
     if not cells:
         raise UserError(f"{where}: no cells to run; list models or calibration rows under [[datasets]]")
-    return Suite(raw.get("name", Path(where).stem), where, cells, datasets, raw)
+    return Suite(raw.get("name", Path(where).stem), where, cells, datasets, raw, eval_cfg)

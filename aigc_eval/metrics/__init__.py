@@ -1,8 +1,8 @@
 """Metrics by name. Each module holds one metric class; entries load lazily."""
-from ..registry import Registry
+from ..registry import Registry, is_subclass_of
 from .base import ImageEvalSet, Metric, TextEvalSet
 
-METRICS = Registry("metric")
+METRICS = Registry("metric", check=is_subclass_of(Metric, "metric"))
 # image metrics
 METRICS.register("fd", "aigc_eval.metrics.fd:FrechetDistance")
 METRICS.register("kid", "aigc_eval.metrics.kid:KernelInceptionDistance")

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..signature import Score, Signature
+from ..signature import PROXY, Score, Signature
 
 
 @dataclass(eq=False)
@@ -21,13 +21,12 @@ class ImageEvalSet:
     """Generated images, with everything a metric may compare them against.
 
     generated: uint8 N x C x H x W. labels: the labels requested from a conditional model (or
-    None). reference: held-out real test images (uint8) with their labels. train: training images,
-    for memorization. reconstructions: uint8 reconstructions of `reference` (VAEs only).
+    None). reference: held-out real test images (uint8). train: training images, for memorization.
+    reconstructions: uint8 reconstructions of `reference` (VAEs only).
     """
 
     generated: np.ndarray
     reference: np.ndarray
-    reference_labels: np.ndarray
     train: np.ndarray
     extractor: "object"  # aigc_eval.features.FeatureExtractor
     seed: int = 0
@@ -95,8 +94,8 @@ class Metric:
         raise NotImplementedError
 
     @staticmethod
-    def score(name, value, signature, higher_is_better, description) -> Score:
-        return Score(name, float(value), signature, higher_is_better, description)
+    def score(name, value, signature, higher_is_better, description, role=PROXY) -> Score:
+        return Score(name, float(value), signature, higher_is_better, description, role)
 
 
 def as_float64(x) -> np.ndarray:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..signature import DETAIL, TRUTH
 from ..worlds.facts import FALSE, RELATIONS, TRUE, UNGRAMMATICAL, FactsWorld, canonical
 from .base import Metric, TextEvalSet
 
@@ -43,17 +44,17 @@ class FactsOracle(Metric):
         sig = eval_set.signature(self.name, libs=(), world=f"facts-s{meta['world_seed']}@{world.fingerprint}")
         scores = [
             self.score("true_rate", np.mean(verdicts == TRUE), sig, True,
-                       "share of samples that are true facts of the world"),
+                       "share of samples that are true facts of the world", DETAIL),
             self.score("factual_hallucination_rate", np.mean(verdicts == FALSE), sig, False,
-                       "share of samples that are grammatical but false in the world"),
+                       "share of samples that are grammatical but false in the world", TRUTH),
             self.score("ungrammatical_rate", np.mean(verdicts == UNGRAMMATICAL), sig, False,
-                       "share of samples outside the grammar or vocabulary"),
+                       "share of samples outside the grammar or vocabulary", TRUTH),
             self.score("novelty", np.mean(novel), sig, True,
-                       "share of samples that are true and not in the training set"),
+                       "share of samples that are true and not in the training set", DETAIL),
         ]
         if eval_set.labels is not None:
             requested = [RELATIONS[int(k)] for k in np.asarray(eval_set.labels)]
             hits = [j.relation == r for j, r in zip(judgements, requested)]
             scores.append(self.score("controllability", np.mean(hits), sig, True,
-                                     "share of samples whose main clause states the requested relation"))
+                                     "share of samples whose main clause states the requested relation", TRUTH))
         return scores

@@ -22,6 +22,7 @@ import torch
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
 from ..errors import UserError
+from ..signature import UNCERTAINTY
 from .base import Metric
 
 
@@ -68,5 +69,5 @@ class KernelInceptionDistance(Metric):
                 "kid_std", kid["std"], std_sig, False,
                 f"Standard deviation of KID over {self.subsets} random subsets of {kid['std_subset_size']} images "
                 "per side (the scheme is in the signature; at most half of each side, so that the subsets "
-                "differ): the noise of the KID estimate, not a quality (lower is a more stable estimate)"))
+                "differ): the noise of the KID estimate, not a quality (lower is a more stable estimate)", UNCERTAINTY))
         return scores

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..signature import Signature
+from ..signature import DETAIL, TRUTH, Signature
 from ..worlds.shapes import FACTORS, NUM_COMBINATIONS, OracleResult, ShapesWorld
 from .base import ImageEvalSet, Metric
 from .neighbours import as_tensor, distance_blocks
@@ -82,19 +82,20 @@ class ShapesOracle(Metric):
                               seed=eval_set.seed)
         scores = [
             self.score("hallucination_rate", np.mean(~found.valid), sig, False,
-                       "share of samples that are not one unambiguous world object (ambiguous ones included)"),
+                       "share of samples that are not one unambiguous world object (ambiguous ones included)", TRUTH),
             self.score("ambiguous_rate", np.mean(found.ambiguous), sig, False,
-                       "share of samples showing one object whose shape, size or position sits half-way between two"),
+                       "share of samples showing one object whose shape, size or position sits half-way between two",
+                       DETAIL),
             self.score("oracle_rms", np.median(found.rms), sig, False,
-                       "median RMS distance (0-255) from a sample to its nearest clean rendering"),
+                       "median RMS distance (0-255) from a sample to its nearest clean rendering", TRUTH),
             self.score("novelty", np.mean(found.valid & np.isin(found.labels, heldout)), sig, True,
-                       "share of samples that validly render a combination held out of training"),
+                       "share of samples that validly render a combination held out of training", DETAIL),
             self.score("factor_coverage", np.isin(train_combos, shown).mean(), sig, True,
-                       "share of training factor combinations rendered validly at least once"),
+                       "share of training factor combinations rendered validly at least once", DETAIL),
             self.score("factor_coverage_all", len(shown) / NUM_COMBINATIONS, sig, True,
-                       "share of all factor combinations (held-out included) rendered validly at least once"),
+                       "share of all factor combinations (held-out included) rendered validly at least once", DETAIL),
             self.score("oracle_memorization", np.mean(copied), sig, False,
-                       "share of samples that are valid and within noise_sigma/2 RMS of a training image"),
+                       "share of samples that are valid and within noise_sigma/2 RMS of a training image", DETAIL),
         ]
         if eval_set.labels is not None:
             requested = np.asarray(eval_set.labels, np.int64)
@@ -103,23 +104,23 @@ class ShapesOracle(Metric):
                                  f"[0, {NUM_COMBINATIONS}), got {len(requested)} outside that range or count")
             hit = found.valid & (found.labels == requested)
             scores.append(self.score("controllability", hit.mean(), sig, True,
-                                     "share of samples that validly render exactly the requested combination"))
+                                     "share of samples that validly render exactly the requested combination", TRUTH))
             asked_heldout = np.isin(requested, heldout)
             if asked_heldout.any():
                 scores.append(self.score("controllability_heldout", hit[asked_heldout].mean(), sig, True,
-                                         "controllability over requests for combinations held out of training"))
+                                         "controllability over requests for combinations held out of training", DETAIL))
             if not asked_heldout.all():
                 scores.append(self.score("controllability_trained", hit[~asked_heldout].mean(), sig, True,
-                                         "controllability over requests for training combinations"))
+                                         "controllability over requests for training combinations", DETAIL))
             matched = ShapesWorld.factors_of(found.labels) == ShapesWorld.factors_of(requested)  # N x 4
             scores.append(self.score("factor_match", matched.mean(), sig, True,
-                                     "share of requested factor values that the oracle reads from the sample"))
+                                     "share of requested factor values that the oracle reads from the sample", TRUTH))
             scores += [self.score(f"factor_match_{factor}", matched[:, i].mean(), sig, True,
-                                  f"share of samples from which the oracle reads the requested {factor}")
+                                  f"share of samples from which the oracle reads the requested {factor}", DETAIL)
                        for i, factor in enumerate(FACTORS)]
             if asked_heldout.any():
                 scores.append(self.score("factor_match_heldout", matched[asked_heldout].mean(), sig, True,
-                                         "factor_match over requests for combinations held out of training"))
+                                         "factor_match over requests for combinations held out of training", DETAIL))
         return scores
 
     @staticmethod

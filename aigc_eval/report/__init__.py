@@ -1,7 +1,7 @@
-"""The run report: leaderboard CSV, a self-contained HTML page, and a Markdown excerpt."""
-from .html import render_html, write_report
-from .schema import validate_history, validate_results
-from .tables import diff_frame, leaderboard_excerpt, leaderboard_frame
+"""The run report: leaderboard CSV, a self-contained HTML page, a Markdown excerpt, and the gate's Markdown."""
+from ..results import validate_results
+from .html import render_html, validate_history, write_report
+from .tables import leaderboard_excerpt, leaderboard_frame
 
-__all__ = ["diff_frame", "leaderboard_excerpt", "leaderboard_frame", "render_html",
-           "validate_history", "validate_results", "write_report"]
+__all__ = ["leaderboard_excerpt", "leaderboard_frame", "render_html", "validate_history", "validate_results",
+           "write_report"]

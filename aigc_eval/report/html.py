@@ -17,15 +17,24 @@ from markupsafe import Markup
 
 from .. import atomic
 from ..errors import UserError
+from ..comparison import NOT_COMPARABLE
+from ..gate import BETTER, FAILING, gate
+from ..results import validate_results
+from ..results_schema import HISTORY_SCHEMA, validate_json
+from ..signature import Signature
+from ..stats import mean_std
 from .plots import build_plots
-from .schema import validate_history, validate_results
-from .tables import (KINDS, best_means, diff_frame, fmt_mean_std, fmt_number, leaderboard_csv,
-                     metric_info, metric_names, signature_without_seed)
+from .tables import (KINDS, best_means, fmt_mean_std, fmt_number, leaderboard_csv, metric_info,
+                     metric_names)
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-REGRESSION_THRESHOLD = 0.05  # relative change that the diff view flags; the real gate is elsewhere
-_DIFF_ORDER = ["regression", "incomparable", "missing", "improvement", "new", "same"]
+_DIFF_CLASS = {**dict.fromkeys(FAILING, "failing"), BETTER: "better", NOT_COMPARABLE: "incomparable"}
+
+
+def validate_history(history, what: str = "history_series") -> None:
+    """Raise UserError naming the first bad field of the report's history input."""
+    validate_json(history, HISTORY_SCHEMA, what)
 
 
 def _csp_source(script) -> Markup:
@@ -131,14 +140,14 @@ def _signatures(results, info) -> list[dict]:
     seen: dict[str, dict[str, dict]] = {}
     for cell in results["cells"]:
         for name, score in cell["metrics"].items():
-            sig = signature_without_seed(score["signature"])
+            sig = str(Signature.parse(score["signature"]).without_seed())
             entry = seen.setdefault(name, {}).setdefault(sig, {"datasets": {}, "cells": 0})
             entry["datasets"][cell["dataset"]] = None
             entry["cells"] += 1
     for row in results["leaderboard"]:  # a leaderboard may name metrics no cell carries
         for name, stat in row["metrics"].items():
             if name not in seen:
-                sig = signature_without_seed(stat["signature"])
+                sig = str(Signature.parse(stat["signature"]).without_seed())
                 seen[name] = {sig: {"datasets": {row["dataset"]: None}, "cells": 0}}
     return [{"name": name, **info[name],
              "signatures": [{"fields": sig.split("|"), "datasets": ", ".join(e["datasets"]),
@@ -177,18 +186,29 @@ def _record_table(records) -> dict | None:
 
 
 def _diff(results, baseline) -> dict | None:
+    """The gate's verdict on every row against the baseline: the same rule, defaults and rows as
+    `aigc-eval gate --baseline` (failing rows first)."""
     if baseline is None:
         return None
-    frame = diff_frame(results, baseline, REGRESSION_THRESHOLD)
-    frame = frame.sort_values("status", kind="stable",
-                              key=lambda col: col.map(_DIFF_ORDER.index))
-    rows = [{"model": r.model, "dataset": r.dataset, "metric": r.metric,
-             "baseline": _fmt_value(r.baseline), "current": _fmt_value(r.current),
-             "change": "" if math.isnan(r.rel_change) else f"{100 * r.rel_change:+.1f}%",
-             "change_sort": _sort_key(r.rel_change), "status": r.status}
-            for r in frame.itertuples()]
-    return {"baseline_run": baseline["run_id"], "threshold": f"{100 * REGRESSION_THRESHOLD:g}%",
-            "counts": frame["status"].value_counts(sort=False).to_dict(), "rows": rows}
+    judged = gate(results, baseline)
+    rows = []
+    for r in judged.rows:
+        delta = r.delta
+        ci = "" if r.interval is None else f"[{fmt_number(r.interval[0])}, {fmt_number(r.interval[1])}]"
+        rows.append({"model": r.model, "dataset": r.dataset, "metric": r.metric,
+                     "baseline": fmt_mean_std(_stat(r.baseline)) if r.baseline else "",
+                     "current": fmt_mean_std(_stat(r.current)) if r.current else "",
+                     "change": "" if delta is None else fmt_number(delta), "change_sort": _sort_key(delta),
+                     "interval": ci, "verdict": r.verdict, "css": _DIFF_CLASS.get(r.verdict, ""),
+                     "note": r.note, "rule": r.rule})
+    return {"baseline_run": baseline["run_id"], "passed": judged.passed, "counts": judged.counts(),
+            "confidence": f"{judged.confidence:.0%}", "rows": rows}
+
+
+def _stat(values) -> dict:
+    """mean, std and values of per-seed values, as fmt_mean_std reads them."""
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": std, "values": list(values)}
 
 
 def _metadata(results) -> dict:

@@ -1,16 +1,14 @@
-"""Results -> tables: the leaderboard as a pandas DataFrame/CSV, a Markdown excerpt, and a diff.
+"""Results -> tables: the leaderboard as a pandas DataFrame/CSV and a Markdown excerpt.
 
 Pure functions of the results dict; the HTML page and the CLI both read them.
 """
 from __future__ import annotations
 
 import math
-import re
 
 import pandas as pd
 
 KINDS = ("image", "text")
-_SEED_FIELD = re.compile(r"\|seed:[^|]*")
 
 
 def fmt_number(x) -> str:
@@ -42,11 +40,6 @@ def fmt_mean_std(stat: dict) -> str:
         return f"{fmt_number(mean)} ± {fmt_number(std)}"
     decimals = max(0, 1 - math.floor(math.log10(std)))
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
-
-
-def signature_without_seed(signature: str) -> str:
-    """Two values compare only when their signatures agree apart from the seed."""
-    return _SEED_FIELD.sub("", signature)
 
 
 def metric_names(rows) -> list[str]:
@@ -153,44 +146,3 @@ def leaderboard_excerpt(results) -> str:
             lines.append("| " + " | ".join(_md(v) for v in [model] + values) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
-
-
-def diff_frame(results, baseline, rel_threshold: float = 0.05) -> pd.DataFrame:
-    """Baseline vs current mean per (model, dataset, metric), with a status per row.
-
-    status: regression / improvement (beyond `rel_threshold` relative change, by each metric's
-    direction), same, incomparable (signatures differ apart from the seed), new, missing.
-    """
-    def index(doc):
-        return {(r["model"], r["dataset"], name): stat
-                for r in doc["leaderboard"] for name, stat in r["metrics"].items()}
-
-    current, base = index(results), index(baseline)
-    records = []
-    for key in list(current) + [k for k in base if k not in current]:
-        cur, old = current.get(key), base.get(key)
-        record = {"model": key[0], "dataset": key[1], "metric": key[2],
-                  "baseline": old["mean"] if old else math.nan,
-                  "current": cur["mean"] if cur else math.nan, "rel_change": math.nan}
-        if old is None:
-            record["status"] = "new"
-        elif cur is None:
-            record["status"] = "missing"
-        elif signature_without_seed(cur["signature"]) != signature_without_seed(old["signature"]):
-            record["status"] = "incomparable"
-        else:
-            delta = cur["mean"] - old["mean"]
-            if old["mean"] != 0:
-                rel = delta / abs(old["mean"])
-            else:
-                rel = math.copysign(math.inf, delta) if delta else 0.0
-            record["rel_change"] = rel
-            worse = delta < 0 if cur["higher_is_better"] else delta > 0
-            if abs(rel) <= rel_threshold:
-                record["status"] = "same"
-            else:
-                record["status"] = "regression" if worse else "improvement"
-        records.append(record)
-    return pd.DataFrame.from_records(
-        records, columns=["model", "dataset", "metric", "baseline", "current", "rel_change",
-                          "status"])

@@ -1,18 +1,19 @@
-"""JSON Schema of results.json (reports/SCHEMA.md), and the validator the report runs first.
+"""JSON Schema of results.json (reports/SCHEMA.md) and of the report's history input.
 
 The schema lives here as a dict so that an installed package carries it; `reports/schema.json`
 is generated from it and a test checks that the two agree. Regenerate after a change with
-    python -c "from aigc_eval.report.schema import schema_json; print(schema_json(), end='')" \
+    python -c "from aigc_eval.results_schema import schema_json; print(schema_json(), end='')" \
         > reports/schema.json
-Objects admit extra keys so that new fields do not break old readers.
+Objects admit extra keys so that new fields do not break old readers. aigc_eval.results validates
+against it.
 """
 from __future__ import annotations
 
 import json
 
-from ..errors import UserError
+from .errors import UserError
 
-SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 1  # the version of results.json; the history database has its own
 
 _NUMBER = {"type": "number"}
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -114,7 +115,7 @@ RESULTS_SCHEMA = {
     "required": ["schema_version", "run_id", "created", "suite", "versions", "machine", "runtime",
                  "phases", "extractors", "cells", "leaderboard"],
     "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
+        "schema_version": {"const": RESULTS_SCHEMA_VERSION},
         "run_id": {"type": "string", "minLength": 1},
         "created": {"type": "string"},
         "suite": {"type": "object", "required": ["name"],
@@ -178,7 +179,8 @@ def _where(error) -> str:
     return path or "(top level)"
 
 
-def _validate(doc, schema, what: str) -> None:
+def validate_json(doc, schema, what: str) -> None:
+    """Raise UserError naming the first field of `doc` that `schema` rejects."""
     from jsonschema import Draft202012Validator
 
     errors = sorted(Draft202012Validator(schema).iter_errors(doc),
@@ -187,25 +189,6 @@ def _validate(doc, schema, what: str) -> None:
         first = errors[0]
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise UserError(f"{what}: {_where(first)}: {first.message}{more}")
-
-
-def validate_results(results, what: str = "results.json") -> None:
-    """Raise UserError naming the first bad field of a results document, or return None."""
-    _validate(results, RESULTS_SCHEMA, what)
-    # What JSON Schema cannot say: per-seed lists line up with the seeds they belong to.
-    for i, row in enumerate(results["leaderboard"]):
-        if row["n_seeds"] != len(row["seeds"]):
-            raise UserError(f"{what}: leaderboard[{i}].n_seeds is {row['n_seeds']} "
-                            f"but seeds has {len(row['seeds'])} entries")
-        for name, stat in row["metrics"].items():
-            if len(stat["values"]) != len(row["seeds"]):
-                raise UserError(f"{what}: leaderboard[{i}].metrics.{name}.values has "
-                                f"{len(stat['values'])} entries, expected one per seed "
-                                f"({len(row['seeds'])})")
-
-
-def validate_history(history, what: str = "history_series") -> None:
-    _validate(history, HISTORY_SCHEMA, what)
 
 
 def schema_json() -> str:

@@ -1,0 +1,360 @@
+"""Tracks: everything that differs between image and text evaluation, one class per kind of data,
+and the per-dataset evaluation context they work on.
+
+EvalContext (one per dataset, shared by every cell of that dataset in a process): the test split
+is divided once, stratified and seeded, into a *reference* half that every row is scored against,
+and a *real-test* half that the real-test calibration row samples from, so that real-test is an
+honest ceiling rather than the reference set scored against itself.
+
+The harness, the evaluation path and `score` ask the track of a dataset (`TRACKS[dataset.kind]`,
+kept on the EvalContext as `ctx.track`) and never branch on the kind themselves. A track owns:
+
+    split / extractors     how the test split becomes the reference and real-test pools, and
+                           the feature extractors of the dataset (images only)
+    config_key / new_model which default config a model takes, and how a reference model is built
+    batch                  a training batch
+    check_samples          what `sample()` must return (uint8 N x C x H x W, or a list of str)
+    evaluate               samples -> scores: the eval set its metrics read
+    save_samples           samples.npz and grid.png, or samples.txt
+    score_inputs           `aigc-eval score`'s reference context, generated samples and pairs
+    extra_scores / extras  per-cell additions: the sampling spread of conditional image models;
+                           the sample sentences and the quality-diversity curve of text models
+    throughput_unit        images/s or sentences/s
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import save_with, write_text
+from ..data import DATASETS, load_dataset
+from ..data.base import TextDataset
+from ..data.corpus import load_corpus
+from ..errors import UserError
+from ..features import build_extractor
+from ..metrics import ImageEvalSet, TextEvalSet
+from ..models import LikelihoodModel, ReconstructionModel
+from ..runtime import stable_hash
+from ..samples import load_samples, save_samples_npz
+from ..signature import UNCERTAINTY, Score, Signature
+from .evaluate import evaluate_samples, sample_model
+
+# The seed of the stratified 50/50 split of every test set into the reference half and the
+# real-test half (aigc_eval.data's own train/test splits use their datasets' seeds).
+REFERENCE_SPLIT_SEED = 1234
+DEFAULT_EXTRACTOR = "domain-cnn"
+SAMPLING_SEEDS = 3  # extra sampling seeds for the controllability spread of conditional models
+SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
+
+
+def split_test(labels: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified 50/50 split of range(n) into (reference, real-test) indices."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    stratify = labels if labels is not None and len(np.unique(labels)) > 1 and \
+        np.bincount(labels).min() >= 2 else None
+    ref, real = train_test_split(idx, test_size=0.5, random_state=REFERENCE_SPLIT_SEED, stratify=stratify)
+    return np.sort(ref), np.sort(real)
+
+
+class ImageTrack:
+    kind = "image"
+    throughput_unit = "images/s"
+    metrics_key = "image_metrics"
+    # `score` has no model to reconstruct with
+    score_metrics = ["fd", "kid", "prc", "mode_coverage", "feature_diversity", "memorization", "cond_accuracy",
+                     "shapes_oracle"]
+    MIN_SCORED = 4  # precision/recall take k = 3 nearest neighbours among the generated images
+
+    def split(self, ds) -> tuple[tuple, tuple]:
+        ref, real = split_test(ds.test_y, len(ds.test_x))
+        return (ds.test_x[ref], ds.test_y[ref]), (ds.test_x[real], ds.test_y[real])
+
+    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR) -> list:
+        """The registered `extractor` first (the primary one, domain-cnn by default), then Inception if
+        weights are given."""
+        found = [build_extractor(extractor, ds, device=device, log=log)]
+        if inception_weights:
+            found.append(build_extractor("inception-v3-compat", ds, device=device, log=log,
+                                         weights_path=inception_weights))
+        return found
+
+    def config_key(self, ds):
+        return ds.image_shape
+
+    def new_model(self, cls, config, ds):
+        factored = {"factor_sizes": ds.factor_sizes} if cls.conditional and ds.factor_sizes else {}
+        return cls(config, ds.image_shape, ds.num_classes, **factored)
+
+    def batch(self, ds, rng: np.random.Generator, batch_size: int):
+        """batch_size training images as floats in [0, 1], drawn with replacement by `rng`, and their labels."""
+        idx = rng.integers(0, len(ds.train_x), batch_size)
+        return torch.from_numpy(ds.train_x[idx]).float().div_(255.0), torch.from_numpy(ds.train_y[idx])
+
+    def check_samples(self, out, n: int, ds) -> np.ndarray:
+        out = out.numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        expected = (n, *ds.image_shape)
+        if out.dtype != np.uint8 or out.shape != expected:
+            raise ValueError(f"sample() returned {out.dtype} {out.shape}; expected uint8 {expected}")
+        return out
+
+    def reconstructions(self, model, ctx):
+        out = _reconstruct(model, ctx)
+        return out.numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+
+    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None) -> list[Score]:
+        if reconstructions is None and isinstance(model, ReconstructionModel) \
+                and any(m.name == "recon" for m in metrics):
+            reconstructions = self.reconstructions(model, ctx)
+        scores = []
+        for i, ext in enumerate(ctx.extractors):
+            eval_set = ImageEvalSet(
+                generated=samples, reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
+                labels=labels, reconstructions=reconstructions, dataset_meta=ctx.dataset.meta,
+                reference_features_cache=ctx.features(ext, "reference"),
+                train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
+            # The first extractor is the primary one; extra extractors (Inception) add FD/FID only.
+            for metric in metrics if i == 0 else [m for m in metrics if m.name == "fd"]:
+                scores += metric.compute(eval_set)
+        return scores
+
+    def save_samples(self, cell_dir: Path, samples, labels) -> None:
+        save_samples_npz(cell_dir / "samples.npz", samples, labels)
+        png = make_grid_png(samples, labels)
+        save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
+
+    def extra_scores(self, model, ctx, spec) -> list[Score]:
+        """Seed sensitivity of controllability: the std over sampling seeds of conditional accuracy
+        (and, on shapes, of oracle controllability) for one trained model. The spread over training
+        seeds is the leaderboard's ± column; this one isolates the sampler."""
+        names = [m for m in ("cond_accuracy", "shapes_oracle") if m in spec.eval[self.metrics_key]]
+        if not model.conditional or not names:
+            return []
+        n = min(spec.eval["n_samples"], len(ctx.real_test[0]))
+        seeds = [spec.seed * 1000 + k for k in range(1, SAMPLING_SEEDS + 1)]
+        per_metric: dict[str, list] = {}
+        for s in seeds:
+            samples, labels = sample_model(model, ctx, n, seed=s)
+            for score in evaluate_samples(names, ctx, samples, labels, s, options=spec.eval["options"]):
+                if score.name in ("cond_accuracy", "controllability"):
+                    per_metric.setdefault(score.name, []).append(score)
+        out = []
+        for name, scores in per_metric.items():
+            fields = dict(scores[0].signature.fields, seed=spec.seed, sampling_seeds=",".join(map(str, seeds)))
+            out.append(Score(f"{name}_sampling_std", float(np.std([x.value for x in scores], ddof=1)),
+                             Signature(f"{name}_sampling_std", fields), False,
+                             f"Std of {name} over {len(seeds)} sampling seeds of the same trained model "
+                             f"(lower is better: a controllable model does not swing with the seed)", UNCERTAINTY))
+        return out
+
+    def extras(self, result, model, ctx, spec, samples) -> None:
+        """Nothing beyond the scores and the sample grid."""
+
+    def score_inputs(self, gen_path: Path, reference: str, device: str, data_root, inception_weights, log,
+                     extractor: str = DEFAULT_EXTRACTOR):
+        """(context, images, None): --reference is a dataset name or a folder of images with class subfolders."""
+        if reference in DATASETS:
+            ctx = get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor)
+        elif Path(reference).is_dir():
+            ctx = get_context("folder", {}, Path(reference), device, inception_weights, log=log, extractor=extractor)
+        else:
+            raise UserError(f"--reference {reference}: neither a dataset ({', '.join(DATASETS.names())}) "
+                            f"nor a folder of images")
+        _same_track(ctx, self, reference, gen_path)
+        samples = load_samples(gen_path, min_samples=self.MIN_SCORED, image_shape=ctx.dataset.image_shape,
+                               why="precision and recall take k = 3 nearest neighbours")
+        return ctx, samples, None
+
+
+class TextTrack:
+    kind = "text"
+    throughput_unit = "sentences/s"
+    metrics_key = "text_metrics"
+    score_metrics = ["bleu", "self_bleu", "rouge", "chrf", "facts_oracle"]
+    MIN_SCORED = 2  # Self-BLEU scores each sentence against the others
+
+    def split(self, ds) -> tuple[tuple, tuple]:
+        labels = ds.test_y
+
+        def pick(idx):
+            return [ds.test[i] for i in idx], None if labels is None else labels[idx]
+
+        ref, real = split_test(labels, len(ds.test))
+        return pick(ref), pick(real)
+
+    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR) -> list:
+        return []
+
+    def config_key(self, ds):
+        return "text"
+
+    def new_model(self, cls, config, ds):
+        from reference_models.text_base import Vocab
+
+        return cls(config, Vocab.build(ds.train, ds.tokenize), ds.num_classes)
+
+    def batch(self, ds, rng: np.random.Generator, batch_size: int):
+        """batch_size training sentences, drawn with replacement by `rng`, and their labels (or None)."""
+        idx = rng.integers(0, len(ds.train), batch_size)
+        labels = None if ds.train_y is None else torch.from_numpy(ds.train_y[idx])
+        return [ds.train[i] for i in idx], labels
+
+    def check_samples(self, out, n: int, ds) -> list[str]:
+        return list(out)
+
+    def reconstructions(self, model, ctx):
+        return list(ctx.reference[0]), list(_reconstruct(model, ctx))
+
+    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None) -> list[Score]:
+        nll = None
+        ref_x, ref_y = ctx.reference
+        if isinstance(model, LikelihoodModel):
+            nll = model.nll(ref_x, None if ref_y is None or not model.conditional
+                            else torch.from_numpy(np.asarray(ref_y)))
+        if reconstructions is None and isinstance(model, ReconstructionModel):
+            reconstructions = self.reconstructions(model, ctx)
+        eval_set = TextEvalSet(
+            generated=samples, reference=list(ref_x), train=list(ctx.dataset.train), tokenize=ctx.dataset.tokenize,
+            seed=seed, labels=labels, nll_per_token=nll,
+            nll_is_bound=isinstance(model, LikelihoodModel) and model.nll_is_bound,
+            reconstructions=reconstructions, dataset_meta=ctx.dataset.meta)
+        return [s for m in metrics for s in m.compute(eval_set)]
+
+    def save_samples(self, cell_dir: Path, samples, labels) -> None:
+        write_text(cell_dir / "samples.txt", "\n".join(samples) + "\n")
+
+    def extra_scores(self, model, ctx, spec) -> list[Score]:
+        return []
+
+    def score_inputs(self, gen_path: Path, reference: str, device: str, data_root, inception_weights, log,
+                     extractor: str = DEFAULT_EXTRACTOR):
+        """(context, sentences, pairs): --reference is a dataset name or a .txt/.jsonl corpus, which then
+        serves as both reference and training set. Files of equal length are also scored as pairs."""
+        generated = list(load_corpus(gen_path).sentences)
+        if len(generated) < self.MIN_SCORED:
+            raise UserError(f"--generated {gen_path}: holds only {len(generated)} sentence; at least "
+                            f"{self.MIN_SCORED} are needed (Self-BLEU scores each sentence against the others)")
+        if reference in DATASETS:
+            ctx = get_context(reference, {}, data_root)
+            _same_track(ctx, self, reference, gen_path)
+        else:
+            corpus = load_corpus(reference)
+            ds = TextDataset(Path(reference).name, corpus.sentences, corpus.sentences, tokenize=corpus.tokenize)
+            ctx = EvalContext(ds, (list(corpus.sentences), None), ([], None))
+        refs = list(ctx.reference[0])
+        return ctx, generated, (refs, generated) if len(refs) == len(generated) else None
+
+    def extras(self, result, model, ctx, spec, samples) -> None:
+        """The first sentences for the report, and for models the quality-diversity curve:
+        BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling temperatures (Caccia et al. 2020)."""
+        result.sample_text = samples[:SAMPLE_TEXT_LINES]
+        if result.calibration:
+            return
+        points = []
+        n = min(spec.eval["n_samples"], len(ctx.real_test[0]))
+        for t in spec.eval["text_temperatures"]:
+            samples, labels = sample_model(model, ctx, n, seed=spec.seed, temperature=t)
+            scores = {s.name: s.value for s in evaluate_samples(["bleu", "self_bleu"], ctx, samples, labels, spec.seed,
+                                                                options=spec.eval["options"])}
+            points.append({"temperature": t, "bleu5": scores["bleu5"], "self_bleu5": scores["self_bleu5"]})
+        result.qd_curve = points
+
+
+TRACKS = {track.kind: track for track in (ImageTrack(), TextTrack())}
+
+
+def _same_track(ctx, track, reference, gen_path) -> None:
+    if ctx.track is not track:
+        raise UserError(f"--reference {reference} is {ctx.dataset.kind} data but --generated {gen_path} "
+                        f"holds {track.kind}")
+
+
+def _reconstruct(model, ctx):
+    """The model's reconstructions of the reference half (conditioned on its labels if conditional)."""
+    x, y = ctx.reference
+    if model.conditional:
+        return model.reconstruct(x, torch.from_numpy(np.asarray(y)))
+    return model.reconstruct(x)
+
+
+def make_grid_png(samples: np.ndarray, labels=None, rows: int = 8, cols: int = 8, scale: int = 2) -> bytes:
+    """A PNG grid of samples; for conditional samples one row per requested label.
+
+    When no label was requested twice (shapes: 180 requests over 360 combinations) one row per
+    label would be one thin column, so the grid is filled row by row in label order instead, with
+    samples picked evenly over that order so that the grid spans every factor value.
+    """
+    from PIL import Image
+
+    if labels is not None and np.bincount(labels).max() < 2:
+        order = np.argsort(labels, kind="stable")
+        picked = np.unique(np.linspace(0, len(order) - 1, min(len(order), rows * cols)).round().astype(int))
+        samples, labels = samples[order[picked]], None
+    if labels is not None:
+        picked = []
+        for lab in sorted(set(labels.tolist()))[:rows]:
+            picked.append(np.flatnonzero(labels == lab)[:cols])
+        grid_rows = [samples[idx] for idx in picked]
+    else:
+        grid_rows = [samples[r * cols:(r + 1) * cols] for r in range(min(rows, -(-len(samples) // cols)))]
+    c, h, w = samples.shape[1:]
+    canvas = np.full((len(grid_rows) * (h + 1), cols * (w + 1), c), 255, np.uint8)
+    for r, row in enumerate(grid_rows):
+        for k, img in enumerate(row):
+            canvas[r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img.transpose(1, 2, 0)
+    image = Image.fromarray(canvas[..., 0] if c == 1 else canvas)
+    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+_CONTEXTS: dict[str, "EvalContext"] = {}
+
+
+@dataclass(eq=False)
+class EvalContext:
+    dataset: object  # ImageDataset | TextDataset
+    reference: tuple  # (images or sentences, labels): what every row is scored against
+    real_test: tuple  # (images or sentences, labels): the pool of the real-test calibration row
+    extractors: list = field(default_factory=list)  # image datasets: [domain classifier, (inception)]
+    source: dict = field(default_factory=dict)  # get_context() arguments: how a remote worker rebuilds it
+    _features: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.dataset.kind
+
+    @property
+    def track(self):
+        return TRACKS[self.dataset.kind]
+
+    def features(self, extractor, which: str) -> dict:
+        """Features of the reference or train set, extracted once per extractor."""
+        key = (extractor.tag, which)
+        if key not in self._features:
+            images = self.reference[0] if which == "reference" else self.dataset.train_x
+            self._features[key] = extractor.extract(images)
+        return self._features[key]
+
+
+def get_context(dataset_name: str, options: dict, data_root=None, device: str = "cpu",
+                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR) -> EvalContext:
+    """The context of one dataset, built once per process (datasets and extractors are deterministic).
+    extractor: the registered feature extractor (aigc_eval.features) the image metrics use."""
+    key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device, extractor])
+    if key in _CONTEXTS:
+        return _CONTEXTS[key]
+    ds = load_dataset(dataset_name, data_root=data_root, **options)
+    track = TRACKS[ds.kind]
+    reference, real_test = track.split(ds)
+    ctx = EvalContext(ds, reference, real_test, track.extractors(ds, device, inception_weights, log, extractor))
+    ctx.source = {"dataset_name": dataset_name, "options": options, "data_root": data_root,
+                  "device": device, "inception_weights": inception_weights, "extractor": extractor}
+    _CONTEXTS[key] = ctx
+    return ctx
