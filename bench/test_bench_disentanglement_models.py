@@ -29,7 +29,7 @@ def scores_of(name, shapes, steps, seed):
     cls = MODELS.get(name)
     torch.manual_seed(seed)
     model = cls(default_config(cls, shapes.image_shape), shapes.image_shape, shapes.num_classes)
-    model.train(shapes.train_x, shapes.train_y, steps=steps, batch_size=64, seed=seed)
+    model.fit(shapes.train_x, shapes.train_y, steps=steps, batch_size=64, seed=seed)
     latents = model.encode(shapes.test_x).numpy()
     return disentanglement_scores(latents, ShapesWorld.factors_of(shapes.test_y), seed=seed)
 

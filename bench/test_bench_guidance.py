@@ -55,7 +55,7 @@ def test_guidance_curve_of_the_conditional_ddpm_on_shapes(pinned_benchmark):
     torch.manual_seed(0)
     model = cls(default_config(cls, shapes.image_shape), shapes.image_shape, shapes.num_classes,
                 factor_sizes=shapes.factor_sizes)
-    model.train(shapes.train_x, shapes.train_y, steps=steps, batch_size=64, seed=0)
+    model.fit(shapes.train_x, shapes.train_y, steps=steps, batch_size=64, seed=0)
     extractor = classifier_extractor(shapes)
     trained = np.setdiff1d(np.arange(shapes.num_classes), shapes.meta["heldout_labels"])
     requests = np.random.default_rng(0).choice(trained, 360)

@@ -76,14 +76,6 @@ class InfoGANConfig:
     instance_noise: float = 0.0  # std of the noise added to D's (and Q's) inputs ([-1, 1] range)
 
 
-DEFAULTS = {
-    (1, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.1),
-    (3, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.3),  # shapes: see the docstring
-    (1, 28, 28): InfoGANConfig(z_dim=64, width=64),
-    (3, 32, 32): InfoGANConfig(z_dim=128, width=64),
-}
-
-
 def info_loss(q_out: torch.Tensor, categorical: torch.Tensor, continuous: torch.Tensor,
               sizes: tuple[int, ...], learn_std: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_I, per-code cross-entropies) for Q's raw output q_out (N x (ΣK + C or ΣK + 2C)).
@@ -116,6 +108,13 @@ class QHead(nn.Module):
 
 
 class InfoGAN(GenerativeModel):
+    DEFAULTS = {
+        (1, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.1),
+        (3, 16, 16): InfoGANConfig(ema_decay=0.99, instance_noise=0.3),  # shapes: see the docstring
+        (1, 28, 28): InfoGANConfig(z_dim=64, width=64),
+        (3, 32, 32): InfoGANConfig(z_dim=128, width=64),
+    }
+
     conditional = False  # labels are ignored: the codes are the model's own, learnt without labels
 
     def __init__(self, config: InfoGANConfig, image_shape, num_classes: int = 0, factor_sizes=None):

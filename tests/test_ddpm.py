@@ -120,5 +120,5 @@ def test_the_simple_loss_falls_on_real_digits(digits):
     model = MODELS.get("ddpm")(dataclasses.replace(default_config(MODELS.get("ddpm"), digits.image_shape), width=8),
                                digits.image_shape)
     torch.manual_seed(0)
-    history = [h["loss"] for h in model.train(digits.train_x, steps=300, batch_size=32, seed=0)]
+    history = [h["loss"] for h in model.fit(digits.train_x, steps=300, batch_size=32, seed=0)]
     assert np.mean(history[-20:]) < 0.5 * np.mean(history[:20]), (history[:20], history[-20:])

@@ -128,7 +128,7 @@ def test_samples_come_from_the_ema_generator():
 def test_q_recovers_the_categorical_code_of_generated_digits(digits):
     """The MI term makes the code visible: after 300 steps Q reads G's categorical code back."""
     model = build(digits.image_shape, width=16)
-    model.train(digits.train_x, steps=300, batch_size=32, seed=0)
+    model.fit(digits.train_x, steps=300, batch_size=32, seed=0)
     images, codes = model.sample_with_codes(500, generator=seeded(1))
     model.eval()
     with torch.no_grad():
