@@ -32,6 +32,22 @@ The network is a small U-Net: a 3x3 input conv, one residual block per resolutio
 SiLU, the timestep embedding added between the two convs), two stride-2 downsamplings, a middle
 block with one self-attention layer at the lowest resolution, and the mirror path with skip
 connections. The same network serves 16x16, 28x28 and 32x32, grey and RGB. Sampling uses EMA weights.
+
+16x16 defaults, measured on `shapes` (1 thread, batch 64, seed 0; 180 samples judged by the shapes
+oracle v2 every 500 steps; hallucination rate at 1,000 / 2,000 / 3,000 / 4,000 steps):
+- width 32 costs 3.2x width 16 per step (326 vs ~100 ms); width 16 learns the shapes, so 16.
+- simple loss, deterministic DDIM (eta 0), lr 1e-3: 0.99 / 0.92 / 0.73 / 0.63, most failures a
+  tinted background ("wrong background": the low-frequency colour is set at the high-noise steps,
+  whose x0 error the eps loss hardly weights). Resampling one model with eta 1 (ancestral) halves
+  those failures; 100 or 250 reverse steps instead of 50 change nothing (0.583-0.589).
+- + Min-SNR-5 weights, eta 1: 0.81 / 0.62 / 0.62 / 0.59 (backgrounds right from 1,000 steps).
+- + lr 2e-3 (the defaults): 0.68 / 0.63 / 0.57 / 0.43; in the default suite 0.65 / 0.59 / 0.51 /
+  0.43 (seed 0) and 0.65 / 0.52 / 0.45 / 0.37 (seed 1). What remains is mostly "ambiguous
+  square/circle" (soft-cornered squares) and a few off-palette colours.
+- rejected: the linear schedule (0.99 at 1,000 steps, like cosine); running the U-Net on
+  2x2 pixel blocks (space-to-depth, 2.7x faster per step at width 16): width 16 never fixes the
+  background (0.97 at 2,000 steps), width 24 plateaus at 0.67-0.68 (2,000-4,000 steps).
+- batch 32 halves the cost per step but stalls above 0.5: 0.87 / 0.56 / 0.53 / 0.56.
 """
 from __future__ import annotations
 
