@@ -126,4 +126,7 @@ def apply_overrides(config, overrides: dict, where: str):
     from .validate import check_config_types
 
     check_config_types(config, overrides, f"{where}.config")
-    return dataclasses.replace(config, **overrides)
+    try:
+        return dataclasses.replace(config, **overrides)
+    except ValueError as e:  # a config's own check of its values (__post_init__)
+        raise UserError(f"{where}.config: {e}") from None

@@ -60,7 +60,7 @@ from torch import nn
 
 from aigc_eval.errors import UserError
 
-from .base import FactorEmbedding, GenerativeModel, to_uint8
+from .base import FactorEmbedding, GenerativeModel
 
 
 @dataclass
@@ -76,6 +76,17 @@ class DDPMConfig:
     min_snr_gamma: float = 5.0   # 0: the simple loss; > 0: Min-SNR-gamma weights (Hang et al. 2023)
     label_dropout: float = 0.1   # conditional only: share of labels trained as "no label"
     guidance: float = 0.0        # conditional only: classifier-free guidance scale w
+
+    def __post_init__(self):
+        """Refuse values no sampler can use, when the config is made (a suite's overrides are
+        checked before any work starts)."""
+        if self.schedule not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
+        if not 1 <= self.sample_steps <= self.timesteps:
+            raise ValueError(f"sample_steps must lie in [1, timesteps={self.timesteps}], got {self.sample_steps}")
+        if not 0 <= self.eta <= 1 or not 0 <= self.label_dropout < 1:
+            raise ValueError(f"eta must lie in [0, 1] and label_dropout in [0, 1), got {self.eta} and "
+                             f"{self.label_dropout}")
 
 
 def noise_schedule(name: str, timesteps: int) -> torch.Tensor:
@@ -197,9 +208,6 @@ class DDPM(GenerativeModel):
         super().__init__(image_shape, num_classes, factor_sizes)
         if image_shape[1] % 4 or image_shape[2] % 4:
             raise ValueError(f"DDPM: height and width must be multiples of 4 (two downsamplings), got {image_shape}")
-        if not 1 <= config.sample_steps <= config.timesteps:
-            raise ValueError(f"DDPM: sample_steps must lie in [1, timesteps={config.timesteps}], "
-                             f"got {config.sample_steps}")
         self.config = config
         label_factors = self.factor_sizes if self.conditional else ()
         self.net = UNet(image_shape[0], config.width, config.attention, label_factors)
@@ -234,33 +242,26 @@ class DDPM(GenerativeModel):
         self.update_ema(self.net)
         return {"loss": loss.item()}
 
-    @torch.no_grad()
     def sample(self, n, labels=None, generator=None, batch_size=512):
-        """n images (uint8 N x C x H x W) from the EMA network. Noise is drawn on the CPU from
-        `generator`, so a seeded generator gives the same images on every device."""
-        labels = self._labels_for(n, labels, generator)
-        was_training = self.training
-        self.eval()
+        """n images (uint8 N x C x H x W) from the EMA network. x_T and every step's noise are drawn
+        on the CPU from `generator`, so a seeded generator gives the same images on every device."""
+        return self.decode_latents(lambda z, y: (self.reverse(z.view(len(z), *self.image_shape), y, generator) + 1) / 2,
+                                   n, math.prod(self.image_shape), labels, generator, batch_size)
+
+    def reverse(self, x, labels, generator):
+        """The reverse process from x_T = `x` over `sample_steps` timesteps: x_0 in [-1, 1]."""
         ts = torch.linspace(self.config.timesteps - 1, 0, self.config.sample_steps).round().long().tolist()
-        out = []
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            y = None if labels is None else labels[start:start + m].to(self.device)
-            x = torch.randn(m, *self.image_shape, generator=generator).to(self.device)
-            for i, t in enumerate(ts):
-                a = self.alpha_bar[t]
-                a_prev = self.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.ones_like(a)
-                with self.autocast():
-                    eps = self.predict_noise(self.ema, x, torch.full((m,), t, device=self.device), y).float()
-                x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
-                eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # consistent with the clipped x0
-                sigma = self.config.eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
-                x = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps
-                if self.config.eta and i + 1 < len(ts):
-                    x = x + sigma * torch.randn(x.shape, generator=generator).to(self.device)
-            out.append(to_uint8((x + 1) / 2))
-        self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, *self.image_shape, dtype=torch.uint8)
+        for i, t in enumerate(ts):
+            a = self.alpha_bar[t]
+            a_prev = self.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else torch.ones_like(a)
+            eps = self.predict_noise(self.ema, x, torch.full((len(x),), t, device=self.device), labels).float()
+            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()  # consistent with the clipped x0
+            sigma = self.config.eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
+            x = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+            if self.config.eta and i + 1 < len(ts):
+                x = x + sigma * torch.randn(x.shape, generator=generator).to(self.device)
+        return x
 
 
 class ConditionalDDPM(DDPM):

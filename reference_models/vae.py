@@ -133,9 +133,9 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def reconstruct(self, x, labels=None) -> torch.Tensor:
         """Decode the posterior mean of each image; uint8 out."""
-        cond = self.condition(labels)
-        mu = self.encode(x, labels).to(self.device)
         self.eval()
+        cond = self.condition(labels)
+        mu, _ = self.encoder(self.prepare(_as_float01(x)), cond)
         out = to_uint8(torch.sigmoid(self.decoder(mu, cond).float()))
         self.train(True)
         return out

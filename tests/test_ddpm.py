@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from aigc_eval.models import MODELS, default_config
+from aigc_eval.errors import UserError
+from aigc_eval.models import MODELS, apply_overrides, default_config
 from reference_models.ddpm import noise_schedule
 
 SHAPE = (3, 16, 16)
@@ -110,6 +111,11 @@ def test_min_snr_weights_only_lower_the_terms_of_low_noise_steps():
 def test_bad_configs_are_refused():
     with pytest.raises(ValueError, match=r"sample_steps must lie in \[1, timesteps=100\]"):
         build(timesteps=100, sample_steps=200)
+    with pytest.raises(ValueError, match="eta must lie in"):
+        build(eta=1.5)
+    # A suite's override is refused when the suite is checked, as a one-line user error naming it.
+    with pytest.raises(UserError, match=r"^suite.toml: \[models.ddpm\].config: schedule must be 'linear' or 'cosine'"):
+        apply_overrides(default_config(MODELS.get("ddpm"), SHAPE), {"schedule": "quadratic"}, "suite.toml: [models.ddpm]")
     with pytest.raises(ValueError, match="multiples of 4"):
         MODELS.get("ddpm")(default_config(MODELS.get("ddpm"), SHAPE), (3, 18, 18))
 
