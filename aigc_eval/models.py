@@ -7,7 +7,8 @@ calibration rows are nothing more. Reference models are `TrainableModel`s
 documented default config per supported data shape ((C, H, W) for images, "text" for text
 models). The harness builds every one of them, and every calibration row, through one factory
 (harness.cell.build_model) and uses nothing outside these protocols, except `reconstruct` and
-`nll` where a model has them (ReconstructionModel, LikelihoodModel).
+`nll` where a model has them (ReconstructionModel, LikelihoodModel), and `encode` or
+`sample_with_codes` for disentanglement (EncoderModel, CodeModel).
 """
 from __future__ import annotations
 
@@ -55,6 +56,21 @@ class TrainableModel(Sampler, Protocol):
 class ReconstructionModel(Protocol):
     def reconstruct(self, x, labels=None) -> Any:
         """Reconstructions of real examples (VAEs), for PSNR/SSIM or ROUGE."""
+
+
+@runtime_checkable
+class EncoderModel(Protocol):
+    def encode(self, x, labels=None) -> Any:
+        """A code vector per real example (a VAE's posterior mean), for disentanglement metrics."""
+
+
+@runtime_checkable
+class CodeModel(Protocol):
+    def sample_with_codes(self, n: int, codes=None, generator=None) -> tuple[Any, dict]:
+        """(samples, the latent codes that made them) (InfoGAN), for disentanglement metrics."""
+
+    def traverse(self, code: str, index: int = 0, n: int = 8, steps: int = 5, generator=None) -> tuple[Any, Any]:
+        """Sweep one code with the rest held: (n x V samples, the V code values)."""
 
 
 @runtime_checkable

@@ -55,9 +55,12 @@ class CellResult:
     train_images_per_s: float | None = None
     sample_text: list | None = None
     qd_curve: list | None = None
+    guidance_curve: list | None = None
+    traversals: list | None = None
     peak_memory_mb: float | None = None
     cell_dir: str | None = None
     samples_png: str | None = None
+    traversal_png: str | None = None
 
     _REQUIRED = ("model", "dataset", "seed", "kind", "calibration", "conditional", "config_hash", "status",
                  "error", "wall", "metrics", "throughput_unit")

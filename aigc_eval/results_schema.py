@@ -72,7 +72,20 @@ _CELL = {
                       "properties": {"temperature": _NUMBER, "bleu5": _NUMBER,
                                      "self_bleu5": _NUMBER}},
         },
+        "guidance_curve": {
+            "type": "array",
+            "items": {"type": "object", "required": ["scale", "controllability", "hallucination_rate", "fd"],
+                      "additionalProperties": _NUMBER},
+        },
+        "traversals": {
+            "type": "array",
+            "items": {"type": "object", "required": ["code", "values", "factor", "follow_share", "constant_share"],
+                      "properties": {"code": {"type": "string"}, "factor": {"type": "string"},
+                                     "values": {"type": "array", "items": _NUMBER},
+                                     "follow_share": _NUMBER, "constant_share": _NUMBER}},
+        },
         "samples_png": {"type": ["string", "null"]},
+        "traversal_png": {"type": ["string", "null"]},
     },
     # A cell that did not finish says why in one line.
     "if": {"properties": {"status": {"enum": ["diverged", "failed"]}}},

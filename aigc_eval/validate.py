@@ -182,6 +182,7 @@ def _eval_fields():
     return {"n_samples": Int(2, MAX_SAMPLES), "image_metrics": ListOf(metric), "text_metrics": ListOf(metric),
             "checkpoint_metrics": ListOf(metric), "checkpoint_samples": Int(2, MAX_SAMPLES),
             "text_temperatures": ListOf(Num(0, 100, open_lo=True), min_len=1),
+            "guidance_scales": ListOf(Num(0, 100)), "traversal_rows": Int(2, 1000),
             "options": Table({}, what="an [eval.options] table of [eval.options.METRIC] tables", extra=AnyTable()),
             "extractor": Str(tuple(EXTRACTORS.names()), kind="feature extractor")}
 

@@ -4,7 +4,7 @@ quality-diversity curves, the leaderboard and the validity table). Timings, path
 versions are left out: they change from machine to machine, not with the code's numbers.
 
 Regenerate the committed copy only when a change is *meant* to move numbers:
-    .venv/bin/python tests/smoke_values.py reports/latest/results.json > tests/data/smoke_values_before_redesign.json
+    .venv/bin/python tests/smoke_values.py reports/latest/results.json > tests/data/smoke_values.json
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def deterministic_values(results: dict) -> dict:
         cells[f"{c['model']}/{c['dataset']}/s{c['seed']}"] = {
             "status": c["status"], "metrics": _metrics(c["metrics"], "value"), "curves": curves,
             "checkpoint_metrics": c.get("checkpoint_metrics", []), "qd_curve": c.get("qd_curve"),
+            "guidance_curve": c.get("guidance_curve"), "traversals": c.get("traversals"),
             "sample_text": c.get("sample_text")}
     board = {f"{r['model']}/{r['dataset']}": {"seeds": r["seeds"], "metrics": _metrics(r["metrics"], "mean")}
              for r in results["leaderboard"]}

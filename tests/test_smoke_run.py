@@ -95,3 +95,24 @@ def test_conditional_models_report_spread_over_sampling_seeds(smoke_run):
     assert [spreads[("shapes", s)] for s in range(3)] == [0.0, 0.0, 0.0]
     vae = [c for c in results["cells"] if c["model"] == "vae"]
     assert len(vae) == 3 and all("cond_accuracy_sampling_std" not in c["metrics"] for c in vae)
+
+
+def test_knobs_guidance_curves_traversals_and_disentanglement(smoke_run):
+    run_dir, results = smoke_run
+    cells = {(c["model"], c["seed"]): c for c in results["cells"] if c["dataset"] == "shapes"}
+    for seed in range(3):
+        curve = cells[("cddpm", seed)]["guidance_curve"]
+        assert [p["scale"] for p in curve] == [0.0, 4.0]  # the smoke suite's scales
+        assert all(0 <= p["controllability"] <= 1 and 0 <= p["hallucination_rate"] <= 1 and p["fd"] > 0 for p in curve)
+        infogan = cells[("infogan", seed)]
+        assert [t["code"] for t in infogan["traversals"]] == ["categorical 0", "continuous 0", "continuous 1"]
+        assert (run_dir / infogan["traversal_png"]).read_bytes().startswith(b"\x89PNG")
+        for model, source in (("cvae", "encoder"), ("infogan", "codes")):
+            mig = cells[(model, seed)]["metrics"]["mig"]
+            assert f"src:{source}" in mig["signature"] and 0 <= mig["value"] <= 1
+        for model in ("dcgan", "ddpm"):  # no encoder, no codes: not scored
+            assert "mig" not in cells[(model, seed)]["metrics"]
+        assert "guidance_curve" not in cells[("ddpm", seed)] and "traversals" not in cells[("cvae", seed)]
+    html = (run_dir / "leaderboard.html").read_text()
+    for anchor in ('id="knobs"', 'id="disentanglement"', 'id="guidance"', 'id="traversals"', 'class="traversal"'):
+        assert anchor in html, anchor

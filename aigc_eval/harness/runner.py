@@ -208,11 +208,13 @@ def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, co
                t_start, t0, executor, workers, history, baseline) -> tuple[Path, dict]:
     for cell in cells:
         grid = Path(cell.pop("samples_png_source", "") or "/nonexistent")
-        if grid.is_file():
-            name = f"{safe_name(cell['model'])}-{safe_name(cell['dataset'])}-s{int(cell['seed'])}.png"
-            (staging / "samples").mkdir(exist_ok=True)
-            shutil.copyfile(grid, inside(staging, staging / "samples" / name))
-            cell["samples_png"] = f"samples/{name}"
+        stem = f"{safe_name(cell['model'])}-{safe_name(cell['dataset'])}-s{int(cell['seed'])}"
+        for source, key, name in ((grid, "samples_png", f"{stem}.png"),
+                                  (grid.with_name("traversal.png"), "traversal_png", f"{stem}-traversal.png")):
+            if source.is_file():
+                (staging / "samples").mkdir(exist_ok=True)
+                shutil.copyfile(source, inside(staging, staging / "samples" / name))
+                cell[key] = f"samples/{name}"
     run = RunResults(
         run_id=run_id, created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), suite=suite_info,
         git_commit=git_commit(), versions=library_versions(), machine=machine_info(), executor=executor,

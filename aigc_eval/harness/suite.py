@@ -43,11 +43,13 @@ TRAIN_KEYS = {"steps", "batch_size", "checkpoint_every"}
 EVAL_DEFAULTS = {
     "n_samples": 1000,
     "image_metrics": ["fd", "kid", "prc", "recon", "mode_coverage", "feature_diversity", "memorization",
-                      "cond_accuracy", "shapes_oracle"],
+                      "cond_accuracy", "shapes_oracle", "disentanglement"],
     "text_metrics": ["bleu", "self_bleu", "rouge", "chrf", "nll", "facts_oracle"],
     "checkpoint_metrics": ["fd"],
     "checkpoint_samples": 200,
     "text_temperatures": [0.7, 1.0, 1.3],
+    "guidance_scales": [0.0, 1.0, 2.0, 4.0, 8.0],  # a guided model's guidance curve ([]: none)
+    "traversal_rows": 16,  # draws per code (half fit the code-to-factor mapping, half score it) in a code model's traversals
     "options": {},  # [eval.options.METRIC]: keyword arguments of that metric, e.g. kid = {subsets = 50}
     "extractor": "domain-cnn",  # the registered feature extractor of the image metrics (aigc_eval.features)
 }

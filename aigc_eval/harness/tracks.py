@@ -23,6 +23,7 @@ kept on the EvalContext as `ctx.track`) and never branch on the kind themselves.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +37,16 @@ from ..data.base import TextDataset
 from ..data.corpus import load_corpus
 from ..errors import UserError
 from ..features import build_extractor
+from ..guidance import guidance_curve
 from ..metrics import ImageEvalSet, TextEvalSet
-from ..models import LikelihoodModel, ReconstructionModel
+from ..metrics.base import LatentFactors
+from ..metrics.shapes_oracle import judge
+from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
 from ..runtime import stable_hash
 from ..samples import load_samples, save_samples_npz
 from ..signature import UNCERTAINTY, Score, Signature
+from ..traversal import code_traversals, traversal_png
+from ..worlds.shapes import ShapesWorld
 from .evaluate import evaluate_samples, sample_model
 
 # The seed of the stratified 50/50 split of every test set into the reference half and the
@@ -111,11 +117,13 @@ class ImageTrack:
         if reconstructions is None and isinstance(model, ReconstructionModel) \
                 and any(m.name == "recon" for m in metrics):
             reconstructions = self.reconstructions(model, ctx)
+        latents = latent_factors(model, ctx.dataset, seed) \
+            if model is not None and any(m.name == "disentanglement" for m in metrics) else None
         scores = []
         for i, ext in enumerate(ctx.extractors):
             eval_set = ImageEvalSet(
                 generated=samples, reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
-                labels=labels, reconstructions=reconstructions, dataset_meta=ctx.dataset.meta,
+                labels=labels, reconstructions=reconstructions, latents=latents, dataset_meta=ctx.dataset.meta,
                 reference_features_cache=ctx.features(ext, "reference"),
                 train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
             # The first extractor is the primary one; extra extractors (Inception) add FD/FID only.
@@ -152,8 +160,25 @@ class ImageTrack:
                              f"(lower is better: a controllable model does not swing with the seed)", UNCERTAINTY))
         return out
 
-    def extras(self, result, model, ctx, spec, samples) -> None:
-        """Nothing beyond the scores and the sample grid."""
+    def extras(self, result, model, ctx, spec, samples, cell_dir: Path) -> None:
+        """On the shapes world, the controllability knobs: a guided model's guidance curve (scales
+        `guidance_scales`, requests for trained combinations), and a code model's traversals
+        (traversal.png beside grid.png)."""
+        if result.calibration or ctx.dataset.meta.get("world") != "shapes":
+            return
+        if model.conditional and spec.eval["guidance_scales"] and _has_config_field(model, "guidance"):
+            labels = np.asarray(ctx.real_test[1], np.int64)
+            trained = labels[~np.isin(labels, ctx.dataset.meta["heldout_labels"])]
+            n = min(spec.eval["n_samples"], len(trained))
+            ext = ctx.extractors[0]
+            result.guidance_curve = guidance_curve(model, trained[:n], ctx.dataset.meta, ext,
+                                                   ctx.features(ext, "reference")["features"],
+                                                   scales=spec.eval["guidance_scales"], seed=spec.seed)
+        if isinstance(model, CodeModel):
+            found = code_traversals(model, ctx.dataset.meta, rows=spec.eval["traversal_rows"], seed=spec.seed)
+            png = traversal_png(found)
+            save_with(cell_dir / "traversal.png", lambda tmp: Path(tmp).write_bytes(png))
+            result.traversals = [{k: v for k, v in t.items() if k != "first_row"} for t in found]
 
     def score_inputs(self, gen_path: Path, reference: str, device: str, data_root, inception_weights, log,
                      extractor: str = DEFAULT_EXTRACTOR):
@@ -249,7 +274,7 @@ class TextTrack:
         refs = list(ctx.reference[0])
         return ctx, generated, (refs, generated) if len(refs) == len(generated) else None
 
-    def extras(self, result, model, ctx, spec, samples) -> None:
+    def extras(self, result, model, ctx, spec, samples, cell_dir: Path) -> None:
         """The first sentences for the report, and for models the quality-diversity curve:
         BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling temperatures (Caccia et al. 2020)."""
         result.sample_text = samples[:SAMPLE_TEXT_LINES]
@@ -272,6 +297,34 @@ def _same_track(ctx, track, reference, gen_path) -> None:
     if ctx.track is not track:
         raise UserError(f"--reference {reference} is {ctx.dataset.kind} data but --generated {gen_path} "
                         f"holds {track.kind}")
+
+
+def _has_config_field(model, name: str) -> bool:
+    config = getattr(model, "config", None)
+    return dataclasses.is_dataclass(config) and name in {f.name for f in dataclasses.fields(config)}
+
+
+def latent_factors(model, ds, seed: int) -> LatentFactors | None:
+    """A latent-variable model's codes against the world's factors, or None where there are none.
+
+    A model with an encoder encodes every test image (with its label, if conditional), whose
+    factors the dataset knows. A model with codes (InfoGAN) generates as many samples from seeded
+    codes, and the shapes oracle reads each sample's factors, whatever its verdict: the codes are
+    scored on what the model draws.
+    """
+    sizes = ds.factor_sizes
+    if not sizes or len(sizes) < 2:
+        return None
+    if isinstance(model, EncoderModel):
+        labels = torch.from_numpy(ds.test_y) if model.conditional else None
+        codes = np.asarray(model.encode(ds.test_x, labels), np.float64)
+        return LatentFactors(codes, np.stack(np.unravel_index(ds.test_y, sizes), 1), "encoder")
+    if isinstance(model, CodeModel) and ds.meta.get("world") == "shapes":
+        images, codes = model.sample_with_codes(len(ds.test_x), generator=torch.Generator().manual_seed(seed))
+        read = judge(np.asarray(images), ds.meta)
+        flat = np.concatenate([np.asarray(codes[k], np.float64).reshape(len(read.labels), -1) for k in sorted(codes)], 1)
+        return LatentFactors(flat, ShapesWorld.factors_of(read.labels), "codes")
+    return None
 
 
 def _reconstruct(model, ctx):

@@ -13,6 +13,7 @@ METRICS.register("feature_diversity", "aigc_eval.metrics.diversity:FeatureDivers
 METRICS.register("memorization", "aigc_eval.metrics.memorization:Memorization")
 METRICS.register("cond_accuracy", "aigc_eval.metrics.cond_accuracy:ConditionalAccuracy")
 METRICS.register("shapes_oracle", "aigc_eval.metrics.shapes_oracle:ShapesOracle")
+METRICS.register("disentanglement", "aigc_eval.metrics.disentanglement:Disentanglement")  # MIG, DCI, SAP
 # text metrics
 METRICS.register("bleu", "aigc_eval.metrics.bleu:BLEU")
 METRICS.register("self_bleu", "aigc_eval.metrics.self_bleu:SelfBLEU")

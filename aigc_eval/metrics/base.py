@@ -16,13 +16,28 @@ import numpy as np
 from ..signature import PROXY, Score, Signature
 
 
+@dataclass(frozen=True, eq=False)
+class LatentFactors:
+    """Latent codes and the true factors of the same N examples, for disentanglement metrics.
+
+    source "encoder": a model's posterior means of real renderings, whose factors the dataset
+    knows; "codes": the codes a model generated from, and the factors an oracle read from the
+    samples.
+    """
+
+    codes: np.ndarray    # N x L float
+    factors: np.ndarray  # N x K int
+    source: str
+
+
 @dataclass(eq=False)
 class ImageEvalSet:
     """Generated images, with everything a metric may compare them against.
 
     generated: uint8 N x C x H x W. labels: the labels requested from a conditional model (or
     None). reference: held-out real test images (uint8). train: training images, for memorization.
-    reconstructions: uint8 reconstructions of `reference` (VAEs only).
+    reconstructions: uint8 reconstructions of `reference` (VAEs only). latents: a latent-variable
+    model's codes against the world's factors (LatentFactors), on datasets with factors.
     """
 
     generated: np.ndarray
@@ -32,6 +47,7 @@ class ImageEvalSet:
     seed: int = 0
     labels: np.ndarray | None = None
     reconstructions: np.ndarray | None = None
+    latents: LatentFactors | None = None
     dataset_meta: dict = field(default_factory=dict)
     # Features of the reference and train sets are shared across models: pass them in when known.
     # The train set's may be a zero-argument callable, so that they are extracted only when a metric

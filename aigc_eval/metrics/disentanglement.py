@@ -55,6 +55,11 @@ import math
 
 import numpy as np
 
+from ..errors import UserError
+from ..signature import DETAIL, Score, Signature
+from ..worlds.shapes import ShapesWorld
+from .base import Metric
+
 MIN_SAMPLES = 50
 DEFAULT_BINS = 20  # disentanglement_lib's histogram discretiser for MIG
 DEFAULT_TRAIN_FRACTION = 0.8
@@ -263,3 +268,55 @@ def disentanglement_scores(latents, factors, seed: int = 0, num_bins: int = DEFA
             "dci_disentanglement": d["disentanglement"], "dci_completeness": d["completeness"],
             "dci_informativeness": d["informativeness_test"],
             "sap": sap(latents, factors, seed=seed, train_fraction=train_fraction)["sap"]}
+
+
+# -- the registered metric --------------------------------------------------------------------------
+
+class Disentanglement(Metric):
+    """MIG, DCI and SAP of a latent-variable model's codes against the world's factors.
+
+    Applies where the track found latents (ImageEvalSet.latents): a model with an encoder on a
+    dataset with factors, or a model with codes on an oracle world. Factors that take a single value
+    among the examples (an oracle that reads every sample as small) carry no information and are
+    left out; the signature names the factors scored.
+    """
+
+    name = "disentanglement"
+
+    def __init__(self, num_bins: int = DEFAULT_BINS, train_fraction: float = DEFAULT_TRAIN_FRACTION):
+        if not isinstance(num_bins, int) or num_bins < 2:
+            raise UserError(f"disentanglement: num_bins must be an integer >= 2, got {num_bins!r}")
+        if not 0 < train_fraction < 1:
+            raise UserError(f"disentanglement: train_fraction must lie in (0, 1), got {train_fraction!r}")
+        self.num_bins, self.train_fraction = num_bins, train_fraction
+
+    def compute(self, eval_set) -> list[Score]:
+        latents = getattr(eval_set, "latents", None)
+        if latents is None:
+            return []
+        names = list(eval_set.dataset_meta.get("factor_names") or range(latents.factors.shape[1]))
+        varying = [k for k in range(latents.factors.shape[1]) if len(np.unique(latents.factors[:, k])) > 1]
+        if not varying or len(latents.codes) < MIN_SAMPLES:
+            return []
+        scores = disentanglement_scores(latents.codes, latents.factors[:, varying], seed=eval_set.seed,
+                                        num_bins=self.num_bins, train_fraction=self.train_fraction)
+        # Encoder codes are of real renderings (n_real), read by the model's own encoder; generated
+        # codes (n_gen) have their factors read by the world's oracle.
+        n = len(latents.codes)
+        where = {"ext": "encoder", "n_real": n, "n_gen": 0} if latents.source == "encoder" else \
+            {"oracle": ShapesWorld.from_meta(eval_set.dataset_meta).oracle().tag, "n_gen": n}
+        sig = Signature.build(self.name, libs=("scikit-learn",), src=latents.source, **where,
+                              dims=latents.codes.shape[1], factors="+".join(str(names[k]) for k in varying),
+                              bins=self.num_bins, split=f"{self.train_fraction:g}",
+                              dci=f"extratrees{DCI_TREES}", seed=eval_set.seed)
+        what = ("the posterior means of real renderings" if latents.source == "encoder"
+                else "the codes of generated samples, factors read by the oracle")
+        descriptions = {
+            "mig": "mutual information gap (Chen et al. 2018): per factor, the top latent's lead over the second",
+            "dci_disentanglement": "DCI disentanglement (Eastwood & Williams 2018): each code explains one factor",
+            "dci_completeness": "DCI completeness: each factor is explained by one code",
+            "dci_informativeness": "DCI informativeness: held-out accuracy of predicting the factors from all codes",
+            "sap": "SAP (Kumar et al. 2018): per factor, the best single code's lead in predictability",
+        }
+        return [self.score(name, value, sig, True, f"{descriptions[name]}; on {what}, in [0, 1]", DETAIL)
+                for name, value in scores.items()]

@@ -23,6 +23,7 @@ from ..results import validate_results
 from ..results_schema import HISTORY_SCHEMA, validate_json
 from ..signature import Signature
 from ..stats import mean_std
+from .knobs import knobs_context
 from .plots import build_plots
 from .tables import (KINDS, best_means, fmt_mean_std, fmt_number, leaderboard_csv, metric_info,
                      metric_names)
@@ -252,6 +253,7 @@ def render_html(run_dir, results, history_series=None, baseline=None) -> str:
         "failed": failed,
         "samples": _sample_grids(run_dir, results),
         "plots": build_plots(results, history_series),
+        "knobs": knobs_context(run_dir, results, _png_data_uri),
         "diff": _diff(results, baseline),
         "validity": _record_table(results.get("validity")),
         "performance": _record_table(results.get("performance")),

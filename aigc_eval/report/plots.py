@@ -172,6 +172,36 @@ def _qd_curves(results, colors) -> list[Plot]:
     return plots
 
 
+_GUIDANCE_PANELS = [("controllability", "controllability ↑ (trained requests)"),
+                    ("hallucination_rate", "hallucination rate ↓"),
+                    ("vendi", "Vendi score ↑ (diversity)"), ("fd", "FD ↓")]
+
+
+def _guidance_curves(results, colors) -> list[Plot]:
+    """What the guidance scale trades (aigc_eval/guidance.py): one panel per measure, one line per
+    (guided model, seed)."""
+    plots = []
+    cells = [c for c in results["cells"] if c.get("guidance_curve")]
+    for dataset, group in _by_dataset(cells).items():
+        fig, axes = _figure(len(_GUIDANCE_PANELS), ncols=4)
+        for ax, (key, title) in zip(axes, _GUIDANCE_PANELS):
+            labelled = set()
+            for cell in sorted(group, key=lambda c: (c["model"], c["seed"])):
+                points = sorted((p["scale"], p[key]) for p in cell["guidance_curve"] if key in p)
+                first = cell["model"] not in labelled
+                ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1, color=colors[cell["model"]],
+                        alpha=1.0 if first else 0.45, label=_label(cell["model"]) if first else None)
+                labelled.add(cell["model"])
+            ax.set_title(_label(title))
+            ax.set_xlabel("guidance scale w")
+        axes[0].legend()
+        plots.append(Plot(f"guidance-{dataset}", f"Guidance curve: {dataset}",
+                          "Classifier-free guidance scale against what the oracle reads (controllability, "
+                          "hallucination), diversity and FD; the same requests and noise at every scale. "
+                          "Each line is one (model, seed) cell.", _render(fig)))
+    return plots
+
+
 def _cell_mean(cells, key):
     values = [c[key] for c in cells if c.get(key) is not None]
     return sum(values) / len(values) if values else None
@@ -320,6 +350,7 @@ def build_plots(results, history_series=None) -> dict[str, list[Plot]]:
         return {
             "training": _training_curves(results, colors),
             "quality_diversity": _qd_curves(results, colors),
+            "guidance": _guidance_curves(results, colors),
             "cost": _cost_plots(results, colors),
             "hallucination": _hallucination_plots(results, colors),
             "history": history_plots(history_series, colors),
