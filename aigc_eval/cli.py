@@ -65,14 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list datasets, models, metrics and suites")
 
     score = sub.add_parser("score", help="score samples from any model (images or text) against a reference")
-    score.add_argument("--generated", required=True, help="folder of PNGs, .npz (uint8 N x H x W x C), or .txt/.jsonl")
-    score.add_argument("--reference", required=True, help="dataset name (e.g. digits) or a path (image folder with class subfolders, .txt/.jsonl)")
+    score.add_argument("--generated", required=True, help="folder of PNGs, .npz (uint8 N x H x W x C), or .txt/.jsonl "
+                       "(from Python, aigc_eval.evaluate also takes generators, arrays and DataLoaders)")
+    score.add_argument("--reference", required=True, help="dataset name (e.g. digits) or a path: an image folder (class subfolders or flat), "
+                       ".npz, .txt/.jsonl")
     score.add_argument("--name", default=None, help="row name in the leaderboard (default: the generated path's name)")
     score.add_argument("--seed", type=cli_seed, default=0)
     score.add_argument("--metrics", type=lambda t: [m.strip() for m in t.split(",") if m.strip()], default=None,
                        help="comma-separated registered metrics (default: every metric that applies without a model)")
     score.add_argument("--extractor", default="domain-cnn",
                        help="registered feature extractor of the image metrics (default domain-cnn; see `list`)")
+    score.add_argument("--n", type=cli_positive, default=None, help="score at most the first N generated samples")
+    score.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_runtime_args(score)
 
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
@@ -149,15 +153,17 @@ def _score(args) -> int:
     from .validate import check_out_dir
 
     check_out_dir(args.out)  # before the report's plotting library is imported: a bad --out costs nothing
-    from .runtime import setup_runtime
-    from .score import score_samples
+    from .score import evaluate
 
-    runtime = setup_runtime(args.device, args.threads)
-    run_dir, results = score_samples(args.generated, args.reference, out_root=args.out, name=args.name,
-                                     seed=args.seed, runtime=runtime, data_root=args.data_root,
-                                     inception_weights=args.inception_weights, metrics=args.metrics,
-                                     extractor=args.extractor)
-    _print_summary(run_dir, results)
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    results = evaluate(args.generated, args.reference, metrics=args.metrics, extractor=args.extractor, n=args.n,
+                       seed=args.seed, name=args.name, device=args.device,
+                       threads=args.threads, data_root=args.data_root, inception_weights=args.inception_weights,
+                       progress=not args.no_progress, log=log)
+    run_dir = results.write(args.out, log=log)
+    _print_summary(run_dir, results.results)
+    for metric, why in results.not_applicable.items():
+        print(f"not applicable: {metric}: {why}")
     return 0
 
 

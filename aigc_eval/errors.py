@@ -7,5 +7,17 @@ class UserError(Exception):
     exit_code = 2
 
 
+class NotApplicable(UserError):
+    """A metric that cannot apply to these samples (Self-BLEU on one sentence, SSIM on 8x8 images).
+    `evaluate` records it with its reason and runs the other metrics.
+
+    name: the score that cannot apply, when not the whole metric (recon's "ssim"); scores: those of
+    the metric that could be computed (recon's PSNR)."""
+
+    def __init__(self, message: str, name: str | None = None, scores=()):
+        super().__init__(message)
+        self.name, self.scores = name, list(scores)
+
+
 def unknown_name(kind: str, name: str, valid) -> UserError:
     return UserError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")

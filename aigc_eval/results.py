@@ -61,6 +61,7 @@ class CellResult:
     cell_dir: str | None = None
     samples_png: str | None = None
     traversal_png: str | None = None
+    not_applicable: dict | None = None  # {metric: why it cannot apply to these samples}
 
     _REQUIRED = ("model", "dataset", "seed", "kind", "calibration", "conditional", "config_hash", "status",
                  "error", "wall", "metrics", "throughput_unit")

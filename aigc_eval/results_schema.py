@@ -86,6 +86,7 @@ _CELL = {
         },
         "samples_png": {"type": ["string", "null"]},
         "traversal_png": {"type": ["string", "null"]},
+        "not_applicable": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
     },
     # A cell that did not finish says why in one line.
     "if": {"properties": {"status": {"enum": ["diverged", "failed"]}}},

@@ -104,6 +104,7 @@ def _pick_key(path: Path, keys: list[str]) -> str:
 
 
 def _to_uint8_nchw(array: np.ndarray, where: str) -> np.ndarray:
+    """An .npz's array: N x H x W x C or N x H x W, uint8 or floats in [0, 1] (the file format)."""
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim != 4 or array.shape[-1] not in (1, 3):
@@ -111,19 +112,66 @@ def _to_uint8_nchw(array: np.ndarray, where: str) -> np.ndarray:
         hint = "; it looks like N x C x H x W, transpose it" if channels_first else ""
         raise UserError(f"samples: {where} has shape {array.shape}; expected N x H x W x C with C = 1 or 3, "
                         f"or N x H x W{hint}")
+    return to_uint8(array.transpose(0, 3, 1, 2), where, "unit")
+
+
+def image_layout(shape: tuple) -> str | None:
+    """"nchw", "nhwc" or "nhw" for an in-memory image batch, None when it is none of them. A 4-d batch
+    whose axis 1 and last axis could both be channels (3 x 3 images) is read as N x C x H x W."""
+    if len(shape) == 3:
+        return "nhw"
+    if len(shape) != 4:
+        return None
+    if shape[1] in (1, 3):
+        return "nchw"
+    return "nhwc" if shape[-1] in (1, 3) else None
+
+
+def batch_to_uint8_nchw(batch, where: str, value_range: str | None = None) -> tuple[np.ndarray, str]:
+    """An in-memory batch (torch or numpy; N x C x H x W, N x H x W x C or N x H x W; uint8, or floats
+    in [0, 1] or [-1, 1]) as uint8 N x C x H x W, and the float range it was read with.
+
+    value_range: "unit" or "signed"; None decides from this batch (signed when it holds a negative
+    value). A generator's first batch fixes it for the later ones, so that every batch is read alike."""
+    if hasattr(batch, "detach"):  # a torch tensor, possibly on a GPU
+        batch = batch.detach().cpu().numpy()
+    array = np.asarray(batch)
+    layout = image_layout(array.shape)
+    if layout is None:
+        raise UserError(f"{where}: images of shape {tuple(array.shape)}; expected N x C x H x W or N x H x W x C "
+                        "with C = 1 or 3, or N x H x W")
+    array = array[:, None] if layout == "nhw" else array.transpose(0, 3, 1, 2) if layout == "nhwc" else array
+    if value_range is None:
+        floating = np.issubdtype(array.dtype, np.floating)
+        value_range = "signed" if floating and array.size and array.min() < 0 else "unit"  # NaN: "unit", then refused
+    return to_uint8(array, where, value_range), value_range
+
+
+def to_uint8(array: np.ndarray, where: str, value_range: str = "unit") -> np.ndarray:
+    """uint8 N x C x H x W images from uint8 or floats in [0, 1] ("unit") or [-1, 1] ("signed").
+
+    Floats are converted as torchvision.utils.save_image does, floor(255 x + 0.5) in the array's
+    precision (signed ones after (x + 1) / 2).
+    """
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise UserError(f"samples: {where} contains NaN or inf; samples must be uint8 0..255 "
                             "or floats in [0, 1] without NaN")
         low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
-        if low < 0 or high > 1:
-            raise UserError(f"samples: {where} has float values {low:g}..{high:g}; floats must lie in [0, 1] "
-                            "(map tanh outputs with (x + 1) / 2) or save uint8 0..255")
+        lowest = -1 if value_range == "signed" else 0
+        if low < lowest or high > 1:
+            allowed = "[-1, 1] (as the first batch was)" if value_range == "signed" else \
+                "[0, 1] (map tanh outputs with (x + 1) / 2)"
+            raise UserError(f"samples: {where} has float values {low:g}..{high:g}; floats must lie in {allowed} "
+                            "or save uint8 0..255")
         # In the array's own precision, as torch does it: 254.5/255 in float32 rounds up to 255.
-        array = np.floor(array.astype(np.promote_types(array.dtype, np.float32)) * 255 + 0.5).astype(np.uint8)
+        array = array.astype(np.promote_types(array.dtype, np.float32))
+        if value_range == "signed":
+            array = (array + 1) / 2
+        array = np.floor(array * 255 + 0.5).astype(np.uint8)
     elif array.dtype != np.uint8:
         raise UserError(f"samples: {where} has dtype {array.dtype}; expected uint8 0..255 or floats in [0, 1]")
-    return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(array)
 
 
 def _images(n: int) -> str:

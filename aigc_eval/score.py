@@ -1,47 +1,163 @@
-"""`aigc-eval score`: score samples from any model with the suite's metrics and write the same report.
+"""`aigc_eval.evaluate`: score anyone's samples against a reference in one call; `aigc-eval score` wraps it.
 
-Images: --generated is a folder of PNGs or an .npz; --reference is a registered dataset (its
-reference half of the test split and its domain classifier are used, exactly as in suites) or a
-folder of images with class subfolders (loaded as the `folder` dataset, classifier trained on it).
-Text: --generated is a .txt/.jsonl corpus; --reference is a dataset name or a .txt/.jsonl corpus.
-When both text files have the same number of lines they are also scored as pairs (ROUGE, chrF).
+    import aigc_eval
+    results = aigc_eval.evaluate(generator, "digits", n=1000)   # generator(n, torch.Generator) -> images
+    print(results); results.to_pandas(); results.write("reports")
 
-The samples go through the same evaluation path as a suite's cells (harness.evaluate with the
-dataset's track); what differs between images and text is the track's (`score_inputs`).
+What `generated` and `reference` may be is in aigc_eval/inputs.py. The order is fail-fast: every
+name and option is checked, the reference's path or name checked, and the generated samples read
+(a generator is pulled in batches, in memory: no PNG round trip), all before any dataset is loaded
+or extractor trained; the reference dataset's image shape is checked before its extractor is
+built. The samples then go through the same evaluation path as a suite's cells (harness.evaluate
+with the reference's track). A metric that cannot apply to the samples (Self-BLEU on one sentence)
+is recorded as not applicable, with its reason, and the others still run.
+
+The reference is used in full when it is images or sentences given directly; a registered dataset
+gives its reference half of the test split, exactly as in suites.
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
-from .data.corpus import SUFFIXES as TEXT_SUFFIXES
-from .harness.evaluate import evaluate_samples
-from .harness.runner import finish_run
+from .errors import UserError
 from .features import EXTRACTORS
+from .harness.evaluate import evaluate_samples
 from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
+from .inputs import Samples, check_reference, read_samples
 from .metrics import METRICS
 from .results import CellResult
-from .runtime import stable_hash
+from .runtime import setup_runtime, stable_hash
+from .validate import cli_positive, cli_seed
 
 
-def score_samples(generated, reference, out_root="reports", name=None, seed=0, runtime=None, data_root=None,
-                  inception_weights=None, history=True, metrics=None, extractor=DEFAULT_EXTRACTOR, log=print):
-    """metrics: registered metric names (default: the track's score_metrics); extractor: the registered
-    feature extractor of image metrics (aigc_eval.features)."""
+def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None,
+             seed: int = 0, batch_size: int = 500, name: str | None = None, device: str = "auto",
+             threads: int | None = None, data_root=None, inception_weights=None, progress: bool = False,
+             log=print) -> "Results":
+    """Score `generated` against `reference`; see the module docstring and aigc_eval/inputs.py.
+
+    metrics: registered metric names (default: every metric of the samples' kind that needs no model);
+    extractor: the registered feature extractor of image metrics; n: samples to draw from a generator
+    (required there) or to keep of the given ones; seed: the generator's and the metrics' seed;
+    batch_size: images per generator call; name: the row's name (default: from the input)."""
     t_start = time.perf_counter()
-    gen_path = Path(generated)
-    name = name or gen_path.name
-    track = TRACKS["text" if gen_path.suffix.lower() in TEXT_SUFFIXES else "image"]
     for metric in metrics or ():
         METRICS.get(metric)  # an unknown name is a one-line error before any data is read
     EXTRACTORS.get(extractor)
-    ctx, samples, pairs = track.score_inputs(gen_path, reference, runtime.device, data_root, inception_weights, log,
-                                             extractor)
-    cell = CellResult(name, ctx.dataset.name, seed, track.kind, throughput_unit=track.throughput_unit,
-                      config={"generated": str(gen_path), "reference": str(reference)},
-                      config_hash=stable_hash([str(gen_path.resolve()), str(reference), seed]))
-    cell.set_scores(evaluate_samples(metrics or track.score_metrics, ctx, samples, None, seed, reconstructions=pairs))
+    _check_int("n", n, cli_positive, allow_none=True)
+    _check_int("batch_size", batch_size, cli_positive)
+    _check_int("seed", seed, cli_seed)
+    reference_is = check_reference(reference, data_root)
+    runtime = setup_runtime(device, threads)
+    samples = read_samples(generated, "--generated", n=n, seed=seed, batch_size=batch_size, progress=progress)
+    track = TRACKS[samples.kind]
+    if reference_is == "dataset":
+        ref = reference
+    elif reference_is == "path" and track.reads_reference_path(Path(reference)):
+        ref = Path(reference)
+    else:
+        ref = read_samples(reference, "--reference", n=n, seed=seed, batch_size=batch_size, progress=progress)
+        if ref.kind != samples.kind:
+            raise UserError(f"--reference {_describe(reference)} holds {ref.kind} but --generated "
+                            f"{_describe(generated)} holds {samples.kind}")
+
+    def check(dataset):
+        if dataset.kind != samples.kind:
+            raise UserError(f"--reference {_describe(reference)} is {dataset.kind} data but --generated "
+                            f"{_describe(generated)} holds {samples.kind}")
+        track.check_generated(samples.data, dataset, f"--generated {_describe(generated)}")
+
+    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
+    fingerprint = track.fingerprint(samples.data)
+    cell = CellResult(name or samples.name, ctx.dataset.name, seed, track.kind, throughput_unit=track.throughput_unit,
+                      config={"generated": samples.source, "reference": _describe(reference), "n": len(samples.data)},
+                      config_hash=stable_hash([fingerprint, ctx.dataset.fingerprint(), seed, extractor]))
+    not_applicable = {}
+    cell.set_scores(evaluate_samples(metrics or track.score_metrics, ctx, samples.data, None, seed,
+                                     reconstructions=track.pairs(samples.data, ctx), not_applicable=not_applicable))
+    cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
-    info = {"name": "score", "path": None, "config_hash": cell.config_hash}
-    return finish_run(Path(out_root), info, [cell.to_json()], {ctx.dataset.name: ctx}, runtime, {}, t_start,
-                      history=history, log=log)
+    return Results(cell, ctx, runtime, t_start)
+
+
+def _check_int(option: str, value, parse, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{option}: expected an integer, got {value!r}")
+    try:
+        parse(str(value))
+    except Exception as exc:  # argparse.ArgumentTypeError: the CLI's own wording
+        raise UserError(f"{option}: {exc}") from None
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, (str, Path)):
+        return str(obj)
+    if isinstance(obj, Samples):
+        return obj.source
+    shape = getattr(obj, "shape", None)
+    return f"{type(obj).__name__}{' ' + str(tuple(shape)) if shape is not None else ''}"
+
+
+class Results:
+    """What `evaluate` returns: one scored row (a CellResult) with its signatures.
+
+    str(results) is the signed table; results.to_pandas() one row per score; results["fd_digits-cnn"]
+    a value; results.write(out) the same report as `aigc-eval run` (results.json, leaderboard, HTML),
+    returning the run folder."""
+
+    def __init__(self, cell: CellResult, ctx, runtime, t_start: float):
+        self.cell, self.ctx, self.runtime, self.t_start = cell, ctx, runtime, t_start
+        self.run_dir: Path | None = None
+        self.results: dict | None = None  # the run's results.json, once written
+
+    @property
+    def scores(self) -> dict:
+        """{name: {value, signature, higher_is_better, description, role}} as in results.json."""
+        return self.cell.metrics
+
+    @property
+    def not_applicable(self) -> dict:
+        return dict(self.cell.not_applicable or {})
+
+    def __getitem__(self, name: str) -> float:
+        return self.scores[name]["value"]
+
+    def to_pandas(self):
+        """One row per score (metric, value, better, signature, description); not-applicable metrics
+        are rows with value NaN and their reason."""
+        import pandas as pd
+
+        rows = [{"metric": k, "value": m["value"], "better": "higher" if m["higher_is_better"] else "lower",
+                 "signature": m["signature"], "description": m.get("description", ""), "not_applicable": ""}
+                for k, m in self.scores.items()]
+        rows += [{"metric": k, "value": math.nan, "better": "", "signature": "", "description": "",
+                  "not_applicable": why} for k, why in self.not_applicable.items()]
+        return pd.DataFrame(rows, columns=["metric", "value", "better", "signature", "description", "not_applicable"])
+
+    def __str__(self) -> str:
+        from .report.tables import fmt_number
+
+        lines = [f"{self.cell.model} vs {self.cell.dataset}:", "", "| metric | value | signature |", "|---|---|---|"]
+        for k, m in self.scores.items():
+            arrow = "↑" if m["higher_is_better"] else "↓"
+            lines.append(f"| {k} {arrow} | {fmt_number(m['value'])} | {m['signature']} |")
+        for k, why in self.not_applicable.items():
+            lines.append(f"| {k} | not applicable | {why} |")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def write(self, out="reports", history: bool = True, log=print) -> Path:
+        """Write the run report under `out` (as `aigc-eval run` does) and return its folder."""
+        from .harness.runner import finish_run
+        from .validate import check_out_dir
+
+        check_out_dir(out)
+        info = {"name": "score", "path": None, "config_hash": self.cell.config_hash}
+        self.run_dir, self.results = finish_run(Path(out), info, [self.cell.to_json()], {self.ctx.dataset.name: self.ctx},
+                                                self.runtime, {}, self.t_start, history=history, log=log)
+        return self.run_dir

@@ -253,16 +253,15 @@ def test_gate_fails_fd_times_60_with_one_seed_a_side(tmp_path, capsys):
 # -- 8. the smaller ones ------------------------------------------------------------------------------
 
 def test_upper_case_text_suffix_and_bare_cr_lines(tmp_path):
+    from aigc_eval import evaluate
     from aigc_eval.data.corpus import load_corpus
-    from aigc_eval.score import score_samples
-    from aigc_eval.runtime import setup_runtime
 
     (tmp_path / "GEN.TXT").write_bytes(b"the cat sat\rthe dog ran\ra bird flew\r")
     assert load_corpus(tmp_path / "GEN.TXT").sentences == ("the cat sat", "the dog ran", "a bird flew")
     (tmp_path / "ref.txt").write_bytes(b"the cat ran\r\nthe dog sat\r\n")
-    run_dir, results = score_samples(tmp_path / "GEN.TXT", str(tmp_path / "ref.txt"), out_root=tmp_path / "o",
-                                     runtime=setup_runtime("cpu", 1), log=lambda m: None)
-    assert results["cells"][0]["kind"] == "text" and (run_dir / "leaderboard.html").is_file()
+    results = evaluate(tmp_path / "GEN.TXT", str(tmp_path / "ref.txt"), device="cpu", log=lambda m: None)
+    run_dir = results.write(tmp_path / "o", log=lambda m: None)
+    assert results.results["cells"][0]["kind"] == "text" and (run_dir / "leaderboard.html").is_file()
 
 
 @pytest.mark.parametrize("n, fragment", [(1, "holds 1 image;"), (2, "holds 2 images;"), (3, "holds 3 images;")])
@@ -273,11 +272,14 @@ def test_small_image_sets_name_the_file(tmp_path, capsys, n, fragment):
     assert_one_line_error(code, err, str(path), fragment, "at least 4")
 
 
-def test_one_line_text_names_the_file(tmp_path, capsys):
+def test_one_line_of_text_scores_with_self_bleu_not_applicable(tmp_path, capsys):
     (tmp_path / "one.txt").write_text("just one sentence\n")
-    code, _, err = run_cli(capsys, "score", "--generated", tmp_path / "one.txt", "--reference", "facts",
+    code, out, _ = run_cli(capsys, "score", "--generated", tmp_path / "one.txt", "--reference", "facts",
                            "--out", tmp_path / "o")
-    assert_one_line_error(code, err, str(tmp_path / "one.txt"), "holds only 1 sentence")
+    assert code == 0
+    assert "not applicable: self_bleu: self_bleu: needs at least 2 generated sentences, got 1" in out
+    metrics = json.loads((tmp_path / "o" / "latest" / "results.json").read_text())["cells"][0]["metrics"]
+    assert "bleu2" in metrics and not any(name.startswith("self_bleu") for name in metrics)
 
 
 def test_compare_with_an_unknown_run_id_names_the_run(tmp_path, capsys):

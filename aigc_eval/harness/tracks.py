@@ -16,7 +16,9 @@ kept on the EvalContext as `ctx.track`) and never branch on the kind themselves.
     check_samples          what `sample()` must return (uint8 N x C x H x W, or a list of str)
     evaluate               samples -> scores: the eval set its metrics read
     save_samples           samples.npz and grid.png, or samples.txt
-    score_inputs           `aigc-eval score`'s reference context, generated samples and pairs
+    reference_context      `evaluate`'s reference: a dataset, a path or samples already read
+    reads_reference_path / fingerprint / check_generated / pairs
+                           how `evaluate` reads a reference path, hashes, checks and pairs samples
     extra_scores / extras  per-cell additions: the sampling spread of conditional image models;
                            the sample sentences and the quality-diversity curve of text models
     throughput_unit        images/s or sentences/s
@@ -33,17 +35,17 @@ import torch
 
 from ..atomic import save_with, write_text
 from ..data import DATASETS, load_dataset
-from ..data.base import TextDataset
+from ..data.base import ImageDataset, TextDataset
 from ..data.corpus import load_corpus
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from ..features import build_extractor
 from ..guidance import guidance_curve
 from ..metrics import ImageEvalSet, TextEvalSet
 from ..metrics.base import LatentFactors
 from ..metrics.shapes_oracle import judge
 from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
-from ..runtime import stable_hash
-from ..samples import load_samples, save_samples_npz
+from ..runtime import array_hash, stable_hash
+from ..samples import save_samples_npz
 from ..signature import UNCERTAINTY, Score, Signature
 from ..traversal import code_traversals, traversal_png
 from ..worlds.shapes import ShapesWorld
@@ -113,7 +115,8 @@ class ImageTrack:
         out = _reconstruct(model, ctx)
         return out.numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
 
-    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None) -> list[Score]:
+    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
+                 not_applicable: dict | None = None) -> list[Score]:
         if reconstructions is None and isinstance(model, ReconstructionModel) \
                 and any(m.name == "recon" for m in metrics):
             reconstructions = self.reconstructions(model, ctx)
@@ -128,7 +131,7 @@ class ImageTrack:
                 train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
             # The first extractor is the primary one; extra extractors (Inception) add FD/FID only.
             for metric in metrics if i == 0 else [m for m in metrics if m.name == "fd"]:
-                scores += metric.compute(eval_set)
+                scores += compute(metric, eval_set, not_applicable)
         return scores
 
     def save_samples(self, cell_dir: Path, samples, labels) -> None:
@@ -180,20 +183,43 @@ class ImageTrack:
             save_with(cell_dir / "traversal.png", lambda tmp: Path(tmp).write_bytes(png))
             result.traversals = [{k: v for k, v in t.items() if k != "first_row"} for t in found]
 
-    def score_inputs(self, gen_path: Path, reference: str, device: str, data_root, inception_weights, log,
-                     extractor: str = DEFAULT_EXTRACTOR):
-        """(context, images, None): --reference is a dataset name or a folder of images with class subfolders."""
-        if reference in DATASETS:
-            ctx = get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor)
-        elif Path(reference).is_dir():
-            ctx = get_context("folder", {}, Path(reference), device, inception_weights, log=log, extractor=extractor)
-        else:
-            raise UserError(f"--reference {reference}: neither a dataset ({', '.join(DATASETS.names())}) "
-                            f"nor a folder of images")
-        _same_track(ctx, self, reference, gen_path)
-        samples = load_samples(gen_path, min_samples=self.MIN_SCORED, image_shape=ctx.dataset.image_shape,
-                               why="precision and recall take k = 3 nearest neighbours")
-        return ctx, samples, None
+    def reference_context(self, reference, device: str, data_root, inception_weights, log,
+                          extractor: str = DEFAULT_EXTRACTOR, check=None) -> "EvalContext":
+        """`evaluate`'s context: `reference` is a dataset name, a folder of images (class subfolders or
+        flat, the `folder` dataset) or images already read (inputs.Samples), scored in full."""
+        if isinstance(reference, str):
+            return get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor,
+                               check=check)
+        if isinstance(reference, Path):
+            return get_context("folder", {}, reference, device, inception_weights, log=log, extractor=extractor,
+                               check=check)
+        images = reference.data
+        labels = np.zeros(len(images), dtype=np.int64)
+        ds = ImageDataset(reference.name, images, labels, images, labels, class_names=(reference.name,),
+                          meta={"source": reference.source, "layout": "flat"})
+        if check:
+            check(ds)
+        return EvalContext(ds, (images, labels), (images[:0], labels[:0]),
+                           self.extractors(ds, device, inception_weights, log, extractor))
+
+    def reads_reference_path(self, path: Path) -> bool:
+        """A folder is read as the `folder` dataset (class subfolders are labels); files as samples."""
+        return path.is_dir()
+
+    def fingerprint(self, samples) -> str:
+        return array_hash(samples)
+
+    def check_generated(self, samples, dataset, what: str) -> None:
+        if len(samples) < self.MIN_SCORED:
+            raise UserError(f"{what}: holds {len(samples)} image{'s' if len(samples) != 1 else ''}; at least "
+                            f"{self.MIN_SCORED} are needed (precision and recall take k = 3 nearest neighbours)")
+        if samples.shape[1:] != tuple(dataset.image_shape):
+            raise UserError(f"{what} holds {'x'.join(map(str, samples.shape[1:]))} images (C x H x W) but "
+                            f"{dataset.name}'s are {'x'.join(map(str, dataset.image_shape))}")
+
+    def pairs(self, samples, ctx):
+        """Paired image metrics are not wired into `evaluate` yet."""
+        return None
 
 
 class TextTrack:
@@ -201,7 +227,6 @@ class TextTrack:
     throughput_unit = "sentences/s"
     metrics_key = "text_metrics"
     score_metrics = ["bleu", "self_bleu", "rouge", "chrf", "facts_oracle"]
-    MIN_SCORED = 2  # Self-BLEU scores each sentence against the others
 
     def split(self, ds) -> tuple[tuple, tuple]:
         labels = ds.test_y
@@ -235,7 +260,8 @@ class TextTrack:
     def reconstructions(self, model, ctx):
         return list(ctx.reference[0]), list(_reconstruct(model, ctx))
 
-    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None) -> list[Score]:
+    def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
+                 not_applicable: dict | None = None) -> list[Score]:
         nll = None
         ref_x, ref_y = ctx.reference
         if isinstance(model, LikelihoodModel):
@@ -248,7 +274,7 @@ class TextTrack:
             seed=seed, labels=labels, nll_per_token=nll,
             nll_is_bound=isinstance(model, LikelihoodModel) and model.nll_is_bound,
             reconstructions=reconstructions, dataset_meta=ctx.dataset.meta)
-        return [s for m in metrics for s in m.compute(eval_set)]
+        return [s for m in metrics for s in compute(m, eval_set, not_applicable)]
 
     def save_samples(self, cell_dir: Path, samples, labels) -> None:
         write_text(cell_dir / "samples.txt", "\n".join(samples) + "\n")
@@ -256,23 +282,40 @@ class TextTrack:
     def extra_scores(self, model, ctx, spec) -> list[Score]:
         return []
 
-    def score_inputs(self, gen_path: Path, reference: str, device: str, data_root, inception_weights, log,
-                     extractor: str = DEFAULT_EXTRACTOR):
-        """(context, sentences, pairs): --reference is a dataset name or a .txt/.jsonl corpus, which then
-        serves as both reference and training set. Files of equal length are also scored as pairs."""
-        generated = list(load_corpus(gen_path).sentences)
-        if len(generated) < self.MIN_SCORED:
-            raise UserError(f"--generated {gen_path}: holds only {len(generated)} sentence; at least "
-                            f"{self.MIN_SCORED} are needed (Self-BLEU scores each sentence against the others)")
-        if reference in DATASETS:
-            ctx = get_context(reference, {}, data_root)
-            _same_track(ctx, self, reference, gen_path)
-        else:
+    def reference_context(self, reference, device: str, data_root, inception_weights, log,
+                          extractor: str = DEFAULT_EXTRACTOR, check=None) -> "EvalContext":
+        """`evaluate`'s context: `reference` is a dataset name, a .txt/.jsonl corpus path or sentences
+        already read (inputs.Samples); a corpus serves as both reference and training set."""
+        if isinstance(reference, str):
+            return get_context(reference, {}, data_root, check=check)
+        if isinstance(reference, Path):
             corpus = load_corpus(reference)
-            ds = TextDataset(Path(reference).name, corpus.sentences, corpus.sentences, tokenize=corpus.tokenize)
-            ctx = EvalContext(ds, (list(corpus.sentences), None), ([], None))
+            sentences, name, tok = list(corpus.sentences), reference.name, corpus.tokenize
+        else:
+            from ..tokenize import detect_mode
+
+            sentences, name = list(reference.data), reference.name
+            tok = detect_mode(sentences)
+        ds = TextDataset(name, tuple(sentences), tuple(sentences), tokenize=tok)
+        if check:
+            check(ds)
+        return EvalContext(ds, (sentences, None), ([], None))
+
+    def reads_reference_path(self, path: Path) -> bool:
+        """A .txt/.jsonl reference is read as a corpus (its labels kept)."""
+        return True
+
+    def fingerprint(self, samples) -> str:
+        return stable_hash(list(samples))
+
+    def check_generated(self, samples, dataset, what: str) -> None:
+        if not samples:
+            raise UserError(f"{what}: holds no sentences")
+
+    def pairs(self, samples, ctx):
+        """(references, generated) when both hold as many sentences: ROUGE and chrF score them as pairs."""
         refs = list(ctx.reference[0])
-        return ctx, generated, (refs, generated) if len(refs) == len(generated) else None
+        return (refs, samples) if len(refs) == len(samples) else None
 
     def extras(self, result, model, ctx, spec, samples, cell_dir: Path) -> None:
         """The first sentences for the report, and for models the quality-diversity curve:
@@ -293,10 +336,16 @@ class TextTrack:
 TRACKS = {track.kind: track for track in (ImageTrack(), TextTrack())}
 
 
-def _same_track(ctx, track, reference, gen_path) -> None:
-    if ctx.track is not track:
-        raise UserError(f"--reference {reference} is {ctx.dataset.kind} data but --generated {gen_path} "
-                        f"holds {track.kind}")
+def compute(metric, eval_set, not_applicable: dict | None) -> list[Score]:
+    """metric.compute(eval_set); with a `not_applicable` dict, a metric that cannot apply to these samples
+    (NotApplicable: Self-BLEU on one sentence) is recorded there with its reason instead of raising."""
+    try:
+        return metric.compute(eval_set)
+    except NotApplicable as exc:
+        if not_applicable is None:
+            raise
+        not_applicable[exc.name or metric.name] = str(exc)
+        return exc.scores
 
 
 def _has_config_field(model, name: str) -> bool:
@@ -397,13 +446,18 @@ class EvalContext:
 
 
 def get_context(dataset_name: str, options: dict, data_root=None, device: str = "cpu",
-                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR) -> EvalContext:
+                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR, check=None) -> EvalContext:
     """The context of one dataset, built once per process (datasets and extractors are deterministic).
-    extractor: the registered feature extractor (aigc_eval.features) the image metrics use."""
+    extractor: the registered feature extractor (aigc_eval.features) the image metrics use.
+    check: called with the dataset before its extractors are built or trained (fail fast)."""
     key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device, extractor])
     if key in _CONTEXTS:
+        if check:
+            check(_CONTEXTS[key].dataset)
         return _CONTEXTS[key]
     ds = load_dataset(dataset_name, data_root=data_root, **options)
+    if check:
+        check(ds)
     track = TRACKS[ds.kind]
     reference, real_test = track.split(ds)
     ctx = EvalContext(ds, reference, real_test, track.extractors(ds, device, inception_weights, log, extractor))

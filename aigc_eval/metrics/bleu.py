@@ -30,7 +30,7 @@ from statistics import fmean
 import numpy as np
 from sacrebleu.metrics.bleu import BLEU as SacreBLEU
 
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from ..tokenize import tokenize
 from .base import Metric, TextEvalSet
 
@@ -166,8 +166,8 @@ class BLEU(Metric):
 
     def compute(self, eval_set: TextEvalSet):
         if not eval_set.generated or not eval_set.reference:
-            raise UserError(f"{self.name}: needs generated sentences and a test set, got "
-                            f"{len(eval_set.generated)} and {len(eval_set.reference)}")
+            raise NotApplicable(f"{self.name}: needs generated sentences and a test set, got "
+                                f"{len(eval_set.generated)} and {len(eval_set.reference)}")
         stats = all_references_stats(eval_set.generated, eval_set.reference, eval_set.tokenize, max(self.orders))
         scores = []
         for n in self.orders:

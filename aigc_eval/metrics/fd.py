@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from .base import Metric, as_float64
 
 
@@ -104,7 +104,7 @@ class FrechetDistance(Metric):
     def compute(self, eval_set):
         gen, ref = eval_set.gen["features"], eval_set.ref["features"]
         if len(gen) < 2 or len(ref) < 2:
-            raise UserError(f"fd: needs at least 2 generated and 2 reference images, got {len(gen)} and {len(ref)}")
+            raise NotApplicable(f"fd: needs at least 2 generated and 2 reference images, got {len(gen)} and {len(ref)}")
         value = frechet_distance_from_features(gen, ref)
         return [self.score(eval_set.extractor.metric_name, value, eval_set.signature("fd"), False,
                            f"Fréchet distance between Gaussians fitted to {eval_set.extractor.name} features "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from ..signature import UNCERTAINTY
 from .base import Metric
 
@@ -31,7 +31,7 @@ def kernel_inception_distance(x, y, subsets: int = 100, subset_size: int = 1000,
     x and y; `std` is over subsets of `std_subset_size` (None when a side is too small for it)."""
     size = min(subset_size, len(x), len(y))
     if size < 2:
-        raise UserError(f"kid: needs at least 2 generated and 2 reference images, got {len(x)} and {len(y)}")
+        raise NotApplicable(f"kid: needs at least 2 generated and 2 reference images, got {len(x)} and {len(y)}")
     out = kid_features_to_metric(torch.as_tensor(x), torch.as_tensor(y), kid_subsets=subsets,
                                  kid_subset_size=size, rng_seed=seed, verbose=False)
     result = {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD], "subset_size": size,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from .base import Metric
 from .neighbours import DEFAULT_BLOCK_ELEMS, as_tensor, distance_blocks, kth_neighbour_radii
 
@@ -79,8 +79,8 @@ class PrecisionRecall(Metric):
     def compute(self, eval_set):
         gen, ref = eval_set.gen["features"], eval_set.ref["features"]
         if min(len(gen), len(ref)) <= self.k:
-            raise UserError(f"prc: k={self.k} needs more than {self.k} generated and reference images, "
-                            f"got {len(gen)} and {len(ref)}")
+            raise NotApplicable(f"prc: k={self.k} needs more than {self.k} generated and reference images, "
+                                f"got {len(gen)} and {len(ref)}")
         values = precision_recall_density_coverage(gen, ref, self.k, self.device, self.max_block_elems)
         sig = eval_set.signature("prc", k=self.k)
         return [self.score(name, values[name], sig, True, self.DESCRIPTIONS[name]) for name in self.DESCRIPTIONS]

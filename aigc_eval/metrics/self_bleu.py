@@ -22,7 +22,7 @@ from statistics import fmean
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import NotApplicable, UserError
 from ..tokenize import tokenize
 from .base import Metric, TextEvalSet
 from .bleu import BleuStats, NgramCounts, check_orders, check_smoothing, closest_length, sentence_bleus
@@ -79,7 +79,7 @@ class SelfBLEU(Metric):
 
     def compute(self, eval_set: TextEvalSet):
         if len(eval_set.generated) < 2:
-            raise UserError(f"{self.name}: needs at least 2 generated sentences, got {len(eval_set.generated)}")
+            raise NotApplicable(f"{self.name}: needs at least 2 generated sentences, got {len(eval_set.generated)}")
         per_sentence = self.per_sentence(eval_set.generated, eval_set.tokenize)
         return [self.score(f"self_bleu{n}", fmean(values),
                            eval_set.signature(self.name, order=n, refs="other-gen", agg="sent-mean", eff="yes",

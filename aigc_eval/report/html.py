@@ -251,6 +251,8 @@ def render_html(run_dir, results, history_series=None, baseline=None) -> str:
         "run_id": results["run_id"],
         "boards": _leaderboards(results, info),
         "failed": failed,
+        "not_applicable": [{"model": c["model"], "dataset": c["dataset"], "seed": c["seed"], "metric": m, "reason": why}
+                           for c in results["cells"] for m, why in (c.get("not_applicable") or {}).items()],
         "samples": _sample_grids(run_dir, results),
         "plots": build_plots(results, history_series),
         "knobs": knobs_context(run_dir, results, _png_data_uri),
