@@ -19,6 +19,7 @@ reference (checked first, loaded only after the generated samples are read):
 from __future__ import annotations
 
 import inspect
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ KINDS = ("a callable fn(n, generator), an nn.Module with sample(), a tensor or a
 
 @dataclass
 class Samples:
-    """Samples read from one input: kind "image" (uint8 N x C x H x W) or "text" (list of str)."""
+    """Samples read from one input: kind "image" (uint8 N x C x H x W, or a Stream of such batches)
+    or "text" (list of str)."""
 
     kind: str
     data: object
@@ -63,7 +65,8 @@ def check_path(path, what: str) -> Path:
 
 def read_samples(obj, what: str, n: int | None = None, seed: int = 0, batch_size: int = 500,
                  progress: bool = False) -> Samples:
-    """Read `obj` (see the module docstring); `n` caps stored samples and is required for generators."""
+    """Read `obj` (see the module docstring); `n` caps stored samples and is required for generators.
+    Generators and DataLoaders give a Stream (its first batch already pulled and checked)."""
     import torch
 
     if _is_path(obj):
@@ -79,14 +82,17 @@ def read_samples(obj, what: str, n: int | None = None, seed: int = 0, batch_size
         images, _ = batch_to_uint8_nchw(obj[:n] if n else obj, what)
         return Samples("image", images, type(obj).__name__, f"{type(obj).__name__} {tuple(obj.shape)}")
     if isinstance(obj, torch.utils.data.DataLoader):
-        return Samples("image", _from_loader(obj, what, n, progress), "DataLoader", "DataLoader")
+        # n=None: a DataLoader may hold fewer than n images; it is read to its end or to n
+        return Samples("image", Stream(_loader_batches(obj, what, n), None, what, progress), "DataLoader",
+                       "DataLoader")
     if isinstance(obj, torch.nn.Module) and callable(getattr(obj, "sample", None)):
         name = type(obj).__name__
-        return Samples("image", _pull(_module_sampler(obj, seed), what, n, seed, batch_size, progress), name,
-                       f"{name}.sample")
+        batches = _generator_batches(_module_sampler(obj, seed), what, n, seed, batch_size)
+        return Samples("image", Stream(batches, n, what, progress), name, f"{name}.sample")
     if callable(obj) and not isinstance(obj, type):
         name = getattr(obj, "__name__", type(obj).__name__)
-        return Samples("image", _pull(obj, what, n, seed, batch_size, progress), name, f"callable {name}")
+        batches = _generator_batches(obj, what, n, seed, batch_size)
+        return Samples("image", Stream(batches, n, what, progress), name, f"callable {name}")
     raise UserError(f"{what}: got {type(obj).__name__}; expected {KINDS}")
 
 
@@ -109,52 +115,86 @@ def _module_sampler(module, seed: int):
     return sample
 
 
-def _pull(fn, what: str, n: int | None, seed: int, batch_size: int, progress: bool) -> np.ndarray:
-    """n images from fn(b, generator), b <= batch_size at a time, into one preallocated array."""
+class Stream:
+    """Images from a generator or a DataLoader, seen once, batch by batch (uint8 N x C x H x W each).
+
+    The first batch is pulled when the stream is made, so that a generator that fails or returns
+    the wrong thing fails before any reference is loaded; iterating yields it and then the rest.
+    `n` is the number of images it will yield (None for a DataLoader read to its end)."""
+
+    def __init__(self, batches, n: int | None, what: str, progress: bool):
+        self.what, self.n, self.progress = what, n, progress
+        self._batches = iter(batches)
+        self.first = next(self._batches, None)
+        if self.first is None:
+            raise UserError(f"{what}: yielded no images")
+        self._used = False
+
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(self.first.shape[1:])
+
+    def __iter__(self):
+        from tqdm.auto import tqdm
+
+        if self._used:
+            raise RuntimeError(f"{self.what}: a stream is read once")
+        self._used = True
+        with tqdm(total=self.n, desc=self.what, unit="img", disable=not self.progress, leave=False) as bar:
+            for images in itertools.chain([self.first], self._batches):
+                bar.update(len(images))
+                yield images
+
+    def collect(self) -> np.ndarray:
+        """Every image, in one array (preallocated when n is known)."""
+        if self.n is None:
+            return np.concatenate(list(self))
+        out = np.empty((self.n, *self.image_shape), dtype=np.uint8)
+        start = 0
+        for images in self:
+            out[start:start + len(images)] = images
+            start += len(images)
+        return out
+
+
+def _generator_batches(fn, what: str, n: int | None, seed: int, batch_size: int):
+    """n images from fn(b, generator), b <= batch_size at a time, from one seeded generator."""
     import torch
-    from tqdm.auto import tqdm
 
     if n is None:
         raise UserError(f"{what}: a generator needs n, the number of samples to draw (e.g. n=10000)")
     generator = torch.Generator().manual_seed(seed)
-    out, value_range = None, None
-    with torch.no_grad(), tqdm(total=n, desc=what, unit="img", disable=not progress, leave=False) as bar:
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            batch, value_range = batch_to_uint8_nchw(fn(b, generator), f"{what} (images {start}..{start + b - 1})",
-                                                     value_range)
-            if len(batch) != b:
-                raise UserError(f"{what}: asked for {b} images, got {len(batch)}")
-            if out is None:
-                out = np.empty((n, *batch.shape[1:]), dtype=np.uint8)
-            elif batch.shape[1:] != out.shape[1:]:
-                raise UserError(f"{what}: images {start}.. are {tuple(batch.shape[1:])} (C x H x W), "
-                                f"the first ones {tuple(out.shape[1:])}")
-            out[start:start + b] = batch
-            bar.update(b)
-    return out
+    shape, value_range = None, None
+    for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
+        with torch.no_grad():
+            out = fn(b, generator)
+        batch, value_range = batch_to_uint8_nchw(out, f"{what} (images {start}..{start + b - 1})", value_range)
+        if len(batch) != b:
+            raise UserError(f"{what}: asked for {b} images, got {len(batch)}")
+        shape = _same_shape(batch, shape, what, f"images {start}..")
+        yield batch
 
 
-def _from_loader(loader, what: str, n: int | None, progress: bool) -> np.ndarray:
-    from tqdm.auto import tqdm
+def _loader_batches(loader, what: str, n: int | None):
+    shape, value_range, total = None, None, 0
+    for i, batch in enumerate(loader):
+        if isinstance(batch, (list, tuple)):
+            batch = batch[0]  # (images, labels)
+        images, value_range = batch_to_uint8_nchw(batch, f"{what} (batch {i})", value_range)
+        if n is not None:
+            images = images[:n - total]
+        shape = _same_shape(images, shape, what, f"batch {i}")
+        total += len(images)
+        yield images
+        if n is not None and total >= n:
+            return
 
-    parts, value_range, total = [], None, 0
-    with tqdm(total=n, desc=what, unit="img", disable=not progress, leave=False) as bar:
-        for batch in loader:
-            if isinstance(batch, (list, tuple)):
-                batch = batch[0]  # (images, labels)
-            images, value_range = batch_to_uint8_nchw(batch, f"{what} (batch {len(parts)})", value_range)
-            if parts and images.shape[1:] != parts[0].shape[1:]:
-                raise UserError(f"{what}: batch {len(parts)} holds {tuple(images.shape[1:])} images (C x H x W), "
-                                f"the first {tuple(parts[0].shape[1:])}")
-            parts.append(images)
-            total += len(images)
-            bar.update(len(images))
-            if n is not None and total >= n:
-                break
-    if not parts:
-        raise UserError(f"{what}: the DataLoader yielded no batches")
-    return _first(np.concatenate(parts), n)
+
+def _same_shape(batch: np.ndarray, shape, what: str, where: str) -> tuple:
+    if shape is not None and batch.shape[1:] != shape:
+        raise UserError(f"{what}: {where} are {tuple(batch.shape[1:])} (C x H x W), the first ones {shape}")
+    return batch.shape[1:]
 
 
 def check_reference(reference, data_root=None) -> str:

@@ -6,9 +6,10 @@
 
 What `generated` and `reference` may be is in aigc_eval/inputs.py. The order is fail-fast: every
 name and option is checked, the reference's path or name checked, and the generated samples read
-(a generator is pulled in batches, in memory: no PNG round trip), all before any dataset is loaded
-or extractor trained; the reference dataset's image shape is checked before its extractor is
-built. The samples then go through the same evaluation path as a suite's cells (harness.evaluate
+(of a generator or DataLoader, its first batch), all before any dataset is loaded or extractor
+trained; the reference dataset's image shape is checked before its extractor is built. A generator
+is then pulled batch by batch through the extractors, in memory (no PNG round trip), and only the
+features are kept, unless a metric reads pixels (memorization in pixel space, the shapes oracle). The samples then go through the same evaluation path as a suite's cells (harness.evaluate
 with the reference's track). A metric that cannot apply to the samples (Self-BLEU on one sentence)
 is recorded as not applicable, with its reason, and the others still run.
 
@@ -25,8 +26,8 @@ from .errors import UserError
 from .features import EXTRACTORS
 from .harness.evaluate import evaluate_samples
 from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
-from .inputs import Samples, check_reference, read_samples
-from .metrics import METRICS
+from .inputs import Samples, Stream, check_reference, read_samples
+from .metrics import METRICS, build_metric
 from .results import CellResult
 from .runtime import setup_runtime, stable_hash
 from .validate import cli_positive, cli_seed
@@ -70,13 +71,17 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
         track.check_generated(samples.data, dataset, f"--generated {_describe(generated)}")
 
     ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
-    fingerprint = track.fingerprint(samples.data)
+    names = metrics or track.score_metrics
+    data = samples.data
+    if isinstance(data, Stream):
+        data = track.read_stream(data, ctx, [build_metric(m) for m in names])
+    fingerprint = track.fingerprint(data)
     cell = CellResult(name or samples.name, ctx.dataset.name, seed, track.kind, throughput_unit=track.throughput_unit,
-                      config={"generated": samples.source, "reference": _describe(reference), "n": len(samples.data)},
+                      config={"generated": samples.source, "reference": _describe(reference), "n": len(data)},
                       config_hash=stable_hash([fingerprint, ctx.dataset.fingerprint(), seed, extractor]))
     not_applicable = {}
-    cell.set_scores(evaluate_samples(metrics or track.score_metrics, ctx, samples.data, None, seed,
-                                     reconstructions=track.pairs(samples.data, ctx), not_applicable=not_applicable))
+    cell.set_scores(evaluate_samples(names, ctx, data, None, seed, reconstructions=track.pairs(data, ctx),
+                                     not_applicable=not_applicable))
     cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
     return Results(cell, ctx, runtime, t_start)

@@ -83,6 +83,26 @@ def test_the_same_pixels_score_the_same_from_every_input_kind(tmp_path, digits):
         assert values == first, kind  # bit-identical, every score
 
 
+def test_a_generator_streams_through_the_extractor_unless_a_metric_reads_pixels(digits, monkeypatch):
+    from aigc_eval.inputs import Stream
+
+    collected = []
+    real_collect = Stream.collect
+    monkeypatch.setattr(Stream, "collect", lambda self: collected.append(self.n) or real_collect(self))
+    calls = []
+
+    def generator(n, g):
+        calls.append(n)
+        return torch.rand(n, 1, 16, 16, generator=g)
+
+    streamed = aigc_eval.evaluate(generator, "digits", metrics=["fd", "kid"], n=50, batch_size=20, log=lambda m: None)
+    assert calls == [20, 20, 10] and collected == []  # batch by batch, and only features were kept
+    kept = aigc_eval.evaluate(generator, "digits", metrics=["fd", "kid", "memorization"], n=50, batch_size=20,
+                              log=lambda m: None)
+    assert collected == [50]  # memorization compares pixels: the images are kept
+    assert streamed["fd_digits-cnn"] == kept["fd_digits-cnn"] and "n_gen:50" in kept.scores["kid"]["signature"]
+
+
 def test_the_extractor_sees_standard_strides(digits):
     """A grey N x H x W x 1 array transposed to N x 1 x H x W is "contiguous" with a channel stride of 1;
     the extractor copies each batch, so its features equal those of a fresh array bit for bit."""
@@ -139,7 +159,7 @@ def test_bad_inputs_fail_before_any_dataset_or_extractor(tmp_path, nothing_expen
     one_line_error(lambda: aigc_eval.evaluate(np.zeros((8, 4, 16, 16, 2), np.uint8), "digits"), "shape (8, 4, 16, 16, 2)")
     one_line_error(lambda: aigc_eval.evaluate(np.zeros((8, 1, 16, 16), np.int64), "digits"), "dtype int64")
     empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 1, 4, 4)), batch_size=4)
-    one_line_error(lambda: aigc_eval.evaluate(empty, "digits"), "yielded no batches")
+    one_line_error(lambda: aigc_eval.evaluate(empty, "digits"), "--generated: yielded no images")
     one_line_error(lambda: aigc_eval.evaluate([1, 2, 3], "digits"), "got list", "a list of strings")
     one_line_error(lambda: aigc_eval.evaluate(ok, ["a sentence ."]), "holds text but --generated")
 
@@ -174,3 +194,19 @@ def test_ssim_on_8x8_images_is_not_applicable_and_psnr_still_is(digits):
     assert "SSIM needs images of at least 11x11 pixels, got 8x8" in not_applicable["ssim"]
     with pytest.raises(UserError):  # without a collector (suites), it still raises
         compute(build_metric("recon"), eval_set, None)
+
+
+def test_random_cnn_is_a_seeded_untrained_baseline(digits, monkeypatch):
+    import aigc_eval.features.classifier as classifier
+    from aigc_eval.features import build_extractor
+
+    monkeypatch.setattr(classifier, "_train", lambda *a, **k: pytest.fail("random-cnn must not train"))
+    a, b = (build_extractor("random-cnn", digits) for _ in range(2))
+    assert a.tag == b.tag and a.tag.startswith("random-cnn@") and a.metric_name == "fd_random-cnn"
+    assert build_extractor("random-cnn", digits, seed=1).tag != a.tag
+    noise = np.random.default_rng(0).integers(0, 256, (60, 1, 16, 16), np.uint8)
+    real = aigc_eval.evaluate(digits.test_x[:60], digits.test_x[60:], metrics=["fd"], extractor="random-cnn",
+                              log=lambda m: None)
+    far = aigc_eval.evaluate(noise, digits.test_x[60:], metrics=["fd"], extractor="random-cnn", log=lambda m: None)
+    assert f"ext:{a.tag}" in real.scores["fd_random-cnn"]["signature"]
+    assert far["fd_random-cnn"] > 10 * real["fd_random-cnn"]

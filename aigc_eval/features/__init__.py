@@ -7,6 +7,7 @@ returns a FeatureExtractor (extractor.py); `register_extractor` checks that, as 
 
     domain-cnn            a small classifier trained on the dataset's labels (cached by content hash)
     inception-v3-compat   torch-fidelity's Inception from a local weights file (FD is called FID)
+    random-cnn            the domain CNN's architecture with seeded random weights: a baseline
 
 Adding one takes a module with its factory and one line:
     from aigc_eval.features import register_extractor
@@ -36,6 +37,7 @@ def _check_factory(name: str, factory) -> None:
 EXTRACTORS = Registry("feature extractor", check=_check_factory)
 EXTRACTORS.register("domain-cnn", "aigc_eval.features.classifier:classifier_extractor")
 EXTRACTORS.register("inception-v3-compat", "aigc_eval.features.fidelity:inception_extractor")
+EXTRACTORS.register("random-cnn", "aigc_eval.features.random_cnn:random_cnn_extractor")
 register_extractor = EXTRACTORS.register
 
 

@@ -45,6 +45,7 @@ from ..metrics.base import LatentFactors
 from ..metrics.shapes_oracle import judge
 from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
 from ..runtime import array_hash, stable_hash
+from ..inputs import Stream
 from ..samples import save_samples_npz
 from ..signature import UNCERTAINTY, Score, Signature
 from ..traversal import code_traversals, traversal_png
@@ -68,6 +69,26 @@ def split_test(labels: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarra
         np.bincount(labels).min() >= 2 else None
     ref, real = train_test_split(idx, test_size=0.5, random_state=REFERENCE_SPLIT_SEED, stratify=stratify)
     return np.sort(ref), np.sort(real)
+
+
+@dataclass
+class Extracted:
+    """Generated images that streamed past the extractors batch by batch: per extractor tag, their
+    {'features', 'logits'}; the images themselves were not kept (no metric asked for pixels)."""
+
+    features: dict
+
+    def __len__(self) -> int:
+        return len(next(iter(self.features.values()))["features"])
+
+    @classmethod
+    def of(cls, batches, extractors) -> "Extracted":
+        parts = {ext.tag: [] for ext in extractors}
+        for images in batches:
+            for ext in extractors:
+                parts[ext.tag].append(ext.extract(images))
+        return cls({tag: {key: np.concatenate([p[key] for p in found]) for key in found[0]}
+                    for tag, found in parts.items()})
 
 
 class ImageTrack:
@@ -124,8 +145,10 @@ class ImageTrack:
             if model is not None and any(m.name == "disentanglement" for m in metrics) else None
         scores = []
         for i, ext in enumerate(ctx.extractors):
+            streamed = isinstance(samples, Extracted)
             eval_set = ImageEvalSet(
-                generated=samples, reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
+                generated=None if streamed else samples, generated_features=samples.features[ext.tag] if streamed else None,
+                reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
                 labels=labels, reconstructions=reconstructions, latents=latents, dataset_meta=ctx.dataset.meta,
                 reference_features_cache=ctx.features(ext, "reference"),
                 train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
@@ -207,15 +230,26 @@ class ImageTrack:
         return path.is_dir()
 
     def fingerprint(self, samples) -> str:
+        if isinstance(samples, Extracted):
+            return array_hash(*[f["features"] for f in samples.features.values()])
         return array_hash(samples)
 
     def check_generated(self, samples, dataset, what: str) -> None:
-        if len(samples) < self.MIN_SCORED:
-            raise UserError(f"{what}: holds {len(samples)} image{'s' if len(samples) != 1 else ''}; at least "
+        """samples: an array or an inputs.Stream (its count may be unknown: a DataLoader)."""
+        n, shape = (samples.n, samples.image_shape) if isinstance(samples, Stream) else (len(samples), samples.shape[1:])
+        if n is not None and n < self.MIN_SCORED:
+            raise UserError(f"{what}: holds {n} image{'s' if n != 1 else ''}; at least "
                             f"{self.MIN_SCORED} are needed (precision and recall take k = 3 nearest neighbours)")
-        if samples.shape[1:] != tuple(dataset.image_shape):
-            raise UserError(f"{what} holds {'x'.join(map(str, samples.shape[1:]))} images (C x H x W) but "
+        if tuple(shape) != tuple(dataset.image_shape):
+            raise UserError(f"{what} holds {'x'.join(map(str, shape))} images (C x H x W) but "
                             f"{dataset.name}'s are {'x'.join(map(str, dataset.image_shape))}")
+
+    def read_stream(self, stream, ctx, metrics) -> "np.ndarray | Extracted":
+        """A generator's images: through the extractors batch by batch, keeping only the features,
+        unless a metric reads pixels (memorization in pixel space, the shapes oracle)."""
+        if any(m.needs_pixels(ctx.dataset.meta) for m in metrics):
+            return stream.collect()
+        return Extracted.of(stream, ctx.extractors)
 
     def pairs(self, samples, ctx):
         """Paired image metrics are not wired into `evaluate` yet."""

@@ -40,7 +40,7 @@ class ImageEvalSet:
     model's codes against the world's factors (LatentFactors), on datasets with factors.
     """
 
-    generated: np.ndarray
+    generated: np.ndarray | None  # None when only their features were kept (streamed, see generated_features)
     reference: np.ndarray
     train: np.ndarray
     extractor: "object"  # aigc_eval.features.FeatureExtractor
@@ -54,11 +54,16 @@ class ImageEvalSet:
     # asks (memorization in feature space) — the training set can be 60k images.
     reference_features_cache: dict | None = None
     train_features_cache: "dict | Callable[[], dict] | None" = None
+    generated_features: dict | None = None  # extracted batch by batch as the images streamed past
 
     @cached_property
     def gen(self) -> dict:
         """{'features': N x D float32, 'logits': N x K float32} of the generated images."""
-        return self.extractor.extract(self.generated)
+        return self.generated_features or self.extractor.extract(self.generated)
+
+    @property
+    def n_generated(self) -> int:
+        return len(self.gen["features"]) if self.generated is None else len(self.generated)
 
     @cached_property
     def ref(self) -> dict:
@@ -72,7 +77,7 @@ class ImageEvalSet:
         return cache or self.extractor.extract(self.train)
 
     def signature(self, metric: str, **extra) -> Signature:
-        return Signature.build(metric, ext=self.extractor.tag, n_gen=len(self.generated),
+        return Signature.build(metric, ext=self.extractor.tag, n_gen=self.n_generated,
                                n_ref=len(self.reference), seed=self.seed, **extra)
 
 
@@ -108,6 +113,11 @@ class Metric:
 
     def compute(self, eval_set) -> list[Score]:
         raise NotImplementedError
+
+    def needs_pixels(self, dataset_meta: dict) -> bool:
+        """True when compute() reads the generated images themselves, not only their features: then
+        `evaluate` keeps a generator's images instead of streaming them through the extractor."""
+        return False
 
     @staticmethod
     def score(name, value, signature, higher_is_better, description, role=PROXY) -> Score:

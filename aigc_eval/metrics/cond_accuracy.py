@@ -28,8 +28,8 @@ class ConditionalAccuracy(Metric):
         if eval_set.labels is None or not classifies_dataset(eval_set):
             return []
         labels = np.asarray(eval_set.labels)
-        if len(labels) != len(eval_set.generated):
-            raise ValueError(f"cond_accuracy: {len(labels)} labels for {len(eval_set.generated)} samples")
+        if len(labels) != eval_set.n_generated:
+            raise ValueError(f"cond_accuracy: {len(labels)} labels for {eval_set.n_generated} samples")
         accuracy = float((predicted_classes(eval_set.gen) == labels).mean())
         scores = [self.score("cond_accuracy", accuracy, eval_set.signature("cond_accuracy"), True,
                              "Share of samples the domain classifier assigns to the class they were conditioned on "

@@ -61,13 +61,16 @@ class Memorization(Metric):
         self.max_samples = max_samples
         self.device = device
 
+    def needs_pixels(self, dataset_meta: dict) -> bool:
+        return self.space == "pixels"
+
     def compute(self, eval_set):
         rng = np.random.default_rng(eval_set.seed)
 
         def subset(n):
             return np.sort(rng.choice(n, min(n, self.max_samples), replace=False))
 
-        gen_idx, ref_idx = subset(len(eval_set.generated)), subset(len(eval_set.reference))
+        gen_idx, ref_idx = subset(eval_set.n_generated), subset(len(eval_set.reference))
         if self.space == "pixels":
             samples, real, train = (pixel_vectors(x) for x in (eval_set.generated[gen_idx],
                                                                eval_set.reference[ref_idx], eval_set.train))

@@ -57,6 +57,9 @@ class ShapesOracle(Metric):
             raise UserError(f"shapes_oracle: memorization_rms must be >= 0 (0-255 units), got {memorization_rms!r}")
         self.memorization_rms = memorization_rms
 
+    def needs_pixels(self, dataset_meta: dict) -> bool:
+        return dataset_meta.get("world") == "shapes"
+
     def compute(self, eval_set: ImageEvalSet):
         meta = eval_set.dataset_meta
         if meta.get("world") != "shapes":
