@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_runtime_args(score)
 
+    stats = sub.add_parser("stats", help="save a reference's feature statistics once, for --reference FILE.npz")
+    stats.add_argument("--reference", required=True, help="dataset name, image folder or .npz of images")
+    stats.add_argument("--out", required=True, help="the statistics file to write (.npz)")
+    stats.add_argument("--extractor", default="domain-cnn", help="registered feature extractor (default domain-cnn)")
+    stats.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    stats.add_argument("--threads", type=cli_threads, default=None)
+    stats.add_argument("--data-root", default=None, help="folder holding local dataset files")
+    stats.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights")
+
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
     hist.add_argument("--db", default="reports/history.sqlite")
     hist.add_argument("--limit", type=cli_positive, default=20)
@@ -167,6 +176,16 @@ def _score(args) -> int:
     return 0
 
 
+def _stats(args) -> int:
+    from .score import reference_stats
+
+    path = reference_stats(args.reference, args.out, extractor=args.extractor, device=args.device, threads=args.threads,
+                           data_root=args.data_root, inception_weights=args.inception_weights,
+                           log=lambda msg: print(msg, file=sys.stderr))
+    print(path)
+    return 0
+
+
 def _history(args) -> int:
     from .history import history_command
 
@@ -196,7 +215,7 @@ def _gate(args) -> int:
     return 0 if result.passed else 1
 
 
-COMMANDS = {"run": _run, "list": _list, "score": _score, "history": _history, "compare": _compare, "gate": _gate}
+COMMANDS = {"run": _run, "list": _list, "score": _score, "stats": _stats, "history": _history, "compare": _compare, "gate": _gate}
 
 
 def main(argv=None) -> int:

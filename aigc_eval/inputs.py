@@ -199,7 +199,8 @@ def _same_shape(batch: np.ndarray, shape, what: str, where: str) -> tuple:
 
 def check_reference(reference, data_root=None) -> str:
     """Cheap checks of a reference, before any generated sample is read: "dataset" (a registered
-    name), "path" or "memory". A missing path or an unknown name is a UserError."""
+    name), "stats" (a statistics file of `aigc-eval stats`), "path" or "memory". A missing path or
+    an unknown name is a UserError."""
     from .data import DATASETS
 
     if isinstance(reference, str) and reference in DATASETS:
@@ -209,6 +210,16 @@ def check_reference(reference, data_root=None) -> str:
                 and "." not in reference:
             raise UserError(f"--reference {reference}: neither a dataset ({', '.join(DATASETS.names())}) "
                             f"nor an existing file or folder")
-        check_path(reference, "--reference")
-        return "path"
+        path = check_path(reference, "--reference")
+        return "stats" if path.suffix.lower() == ".npz" and _is_stats_file(path) else "path"
     return "memory"
+
+
+def _is_stats_file(path: Path) -> bool:
+    from .features.statistics import FORMAT
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "format" in data.files and str(data["format"]) == FORMAT
+    except Exception:  # noqa: BLE001 - not an .npz numpy reads: load_samples says why, with the file's name
+        return False

@@ -54,15 +54,6 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     runtime = setup_runtime(device, threads)
     samples = read_samples(generated, "--generated", n=n, seed=seed, batch_size=batch_size, progress=progress)
     track = TRACKS[samples.kind]
-    if reference_is == "dataset":
-        ref = reference
-    elif reference_is == "path" and track.reads_reference_path(Path(reference)):
-        ref = Path(reference)
-    else:
-        ref = read_samples(reference, "--reference", n=n, seed=seed, batch_size=batch_size, progress=progress)
-        if ref.kind != samples.kind:
-            raise UserError(f"--reference {_describe(reference)} holds {ref.kind} but --generated "
-                            f"{_describe(generated)} holds {samples.kind}")
 
     def check(dataset):
         if dataset.kind != samples.kind:
@@ -70,7 +61,11 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
                             f"{_describe(generated)} holds {samples.kind}")
         track.check_generated(samples.data, dataset, f"--generated {_describe(generated)}")
 
-    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
+    if reference_is == "stats":
+        ctx = track.stats_context(Path(reference), extractor, runtime.device, data_root, inception_weights, log, check)
+    else:
+        ref = _reference_input(reference, reference_is, track, samples.kind, n, seed, batch_size, progress)
+        ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
     names = metrics or track.score_metrics
     data = samples.data
     if isinstance(data, Stream):
@@ -85,6 +80,53 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
     return Results(cell, ctx, runtime, t_start)
+
+
+def _reference_input(reference, reference_is: str, track, kind: str, n, seed: int, batch_size: int, progress: bool):
+    """What track.reference_context takes: a dataset name, a path it reads itself, or samples read here."""
+    if reference_is == "dataset":
+        return reference
+    if reference_is == "path" and track.reads_reference_path(Path(reference)):
+        return Path(reference)
+    ref = read_samples(reference, "--reference", n=n, seed=seed, batch_size=batch_size, progress=progress)
+    if ref.kind != kind:
+        raise UserError(f"--reference {_describe(reference)} holds {ref.kind} but the generated samples hold {kind}")
+    if isinstance(ref.data, Stream):
+        ref.data = ref.data.collect()
+    return ref
+
+
+def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None, seed: int = 0,
+                    batch_size: int = 500, device: str = "auto", threads: int | None = None, data_root=None,
+                    inception_weights=None, progress: bool = False, log=print) -> Path:
+    """`aigc-eval stats`: the reference's feature mean, covariance and count, computed batch by batch
+    (features.statistics.RunningStats) and saved to `out` (.npz, atomically), signed with the
+    extractor's tag. The file then serves as `evaluate(..., reference=out)` (FD only)."""
+    from .features.statistics import RunningStats, save_stats
+
+    EXTRACTORS.get(extractor)
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise UserError(f"--out {out}: expected a path ending in .npz")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+    reference_is = check_reference(reference, data_root)
+    if reference_is == "stats":
+        raise UserError(f"--reference {reference}: is already a statistics file")
+    runtime = setup_runtime(device, threads)
+    track = TRACKS["image"]
+    ref = _reference_input(reference, reference_is, track, "image", n, seed, batch_size, progress)
+    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor)
+    ext, images = ctx.extractors[0], ctx.reference[0]
+    stats = RunningStats()
+    for start in range(0, len(images), batch_size):
+        stats.update(ext.extract(images[start:start + batch_size])["features"])
+    source = reference if reference_is == "dataset" else str(Path(reference).resolve()) \
+        if reference_is == "path" else _describe(reference)
+    path = save_stats(out, stats, {"extractor": ext.tag, "extractor_name": extractor, "reference": source,
+                                   "image_shape": "x".join(map(str, ctx.dataset.image_shape))})
+    log(f"saved {stats.n} reference features' mean and covariance ({ext.tag}) to {path}")
+    return path
 
 
 def _check_int(option: str, value, parse, allow_none: bool = False) -> None:

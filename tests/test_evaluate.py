@@ -161,7 +161,7 @@ def test_bad_inputs_fail_before_any_dataset_or_extractor(tmp_path, nothing_expen
     empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 1, 4, 4)), batch_size=4)
     one_line_error(lambda: aigc_eval.evaluate(empty, "digits"), "--generated: yielded no images")
     one_line_error(lambda: aigc_eval.evaluate([1, 2, 3], "digits"), "got list", "a list of strings")
-    one_line_error(lambda: aigc_eval.evaluate(ok, ["a sentence ."]), "holds text but --generated")
+    one_line_error(lambda: aigc_eval.evaluate(ok, ["a sentence ."]), "holds text but the generated samples hold image")
 
 
 def test_a_metric_that_cannot_apply_is_reported_and_the_others_run(tmp_path):
@@ -210,3 +210,45 @@ def test_random_cnn_is_a_seeded_untrained_baseline(digits, monkeypatch):
     far = aigc_eval.evaluate(noise, digits.test_x[60:], metrics=["fd"], extractor="random-cnn", log=lambda m: None)
     assert f"ext:{a.tag}" in real.scores["fd_random-cnn"]["signature"]
     assert far["fd_random-cnn"] > 10 * real["fd_random-cnn"]
+
+
+def test_reference_statistics_file_scores_fd_and_says_what_else_cannot_apply(tmp_path, digits):
+    from aigc_eval.cli import main
+    from aigc_eval.score import reference_stats
+
+    stats = tmp_path / "ref.npz"
+    assert main(["stats", "--reference", "digits", "--out", str(stats)]) == 0
+    generated = digits.train_x[:80]
+    direct = aigc_eval.evaluate(generated, "digits", metrics=["fd", "kid"], log=lambda m: None)
+    from_file = aigc_eval.evaluate(generated, stats, metrics=["fd", "kid"], log=lambda m: None)
+    assert from_file["fd_digits-cnn"] == pytest.approx(direct["fd_digits-cnn"], rel=1e-9)
+    assert from_file.scores["fd_digits-cnn"]["signature"] == direct.scores["fd_digits-cnn"]["signature"]
+    assert "holds the reference's feature mean and covariance only" in from_file.not_applicable["kid"]
+    # statistics of images given in memory, with an extractor that needs no data (rebuilt from the shape)
+    reference_stats(digits.test_x, tmp_path / "mem.npz", extractor="random-cnn", log=lambda m: None)
+    by_stats = aigc_eval.evaluate(generated, tmp_path / "mem.npz", metrics=["fd"], extractor="random-cnn",
+                                  log=lambda m: None)
+    in_full = aigc_eval.evaluate(generated, digits.test_x, metrics=["fd"], extractor="random-cnn", log=lambda m: None)
+    assert by_stats["fd_random-cnn"] == pytest.approx(in_full["fd_random-cnn"], rel=1e-9)
+
+
+def test_statistics_from_other_weights_are_a_one_line_error(tmp_path, digits, capsys):
+    from aigc_eval.cli import main
+    from aigc_eval.features.statistics import RunningStats, save_stats
+
+    np.savez(tmp_path / "gen.npz", samples=digits.train_x[:20].transpose(0, 2, 3, 1))
+    made = main(["stats", "--reference", "digits", "--extractor", "random-cnn", "--out", str(tmp_path / "r.npz")])
+    assert made == 0
+    capsys.readouterr()
+    code = main(["score", "--generated", str(tmp_path / "gen.npz"), "--reference", str(tmp_path / "r.npz"),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "holds random-cnn statistics; score with --extractor random-cnn" in err
+    stats = RunningStats.from_features(np.random.default_rng(0).normal(size=(50, 128)))
+    save_stats(tmp_path / "old.npz", stats, {"extractor": "digits-cnn@000000000000", "extractor_name": "domain-cnn",
+                                             "reference": "digits", "image_shape": "1x16x16"})
+    code = main(["score", "--generated", str(tmp_path / "gen.npz"), "--reference", str(tmp_path / "old.npz"),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "was computed with extractor:digits-cnn@000000000000" in err
+    assert not (tmp_path / "o").exists()

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..atomic import save_with, write_json
+from ..errors import UserError
 from ..runtime import array_hash, stable_hash
 from .extractor import FeatureExtractor, cache_dir
 
@@ -77,6 +78,10 @@ def classifier_extractor(dataset, cfg: ClassifierConfig | None = None, device: s
                          log=print) -> FeatureExtractor:
     """Train (or load from cache) the domain classifier of `dataset` and wrap it as an extractor."""
     cfg = cfg or ClassifierConfig()
+    if len(dataset.train_x) == 0:
+        raise UserError(f"domain-cnn: trains on the reference's labelled images, and {dataset.name} has none here "
+                        "(statistics of images given in memory cannot rebuild it: use random-cnn, or a dataset "
+                        "or folder reference)")
     key = stable_hash({"data": dataset.fingerprint(), "cfg": asdict(cfg), "arch": "DomainCNN-v1"})
     path = cache_dir() / "extractors" / f"{dataset.name}-cnn-{key}.safetensors"
     model = DomainCNN(dataset.image_shape, dataset.num_classes, cfg.width, cfg.feature_dim)

@@ -39,6 +39,7 @@ from ..data.base import ImageDataset, TextDataset
 from ..data.corpus import load_corpus
 from ..errors import NotApplicable, UserError
 from ..features import build_extractor
+from ..features.statistics import load_stats
 from ..guidance import guidance_curve
 from ..metrics import ImageEvalSet, TextEvalSet
 from ..metrics.base import LatentFactors
@@ -144,13 +145,20 @@ class ImageTrack:
         latents = latent_factors(model, ctx.dataset, seed) \
             if model is not None and any(m.name == "disentanglement" for m in metrics) else None
         scores = []
+        if ctx.reference_stats is not None:  # a statistics file: only metrics that read mean and covariance
+            for m in metrics:
+                if not m.reads_reference_stats:
+                    not_applicable_here(m, f"{ctx.reference_stats.path} holds the reference's feature mean and "
+                                           "covariance only, not its features or images", not_applicable)
+            metrics = [m for m in metrics if m.reads_reference_stats]
         for i, ext in enumerate(ctx.extractors):
             streamed = isinstance(samples, Extracted)
             eval_set = ImageEvalSet(
                 generated=None if streamed else samples, generated_features=samples.features[ext.tag] if streamed else None,
                 reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
                 labels=labels, reconstructions=reconstructions, latents=latents, dataset_meta=ctx.dataset.meta,
-                reference_features_cache=ctx.features(ext, "reference"),
+                reference_stats=ctx.reference_stats,
+                reference_features_cache=None if ctx.reference_stats is not None else ctx.features(ext, "reference"),
                 train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
             # The first extractor is the primary one; extra extractors (Inception) add FD/FID only.
             for metric in metrics if i == 0 else [m for m in metrics if m.name == "fd"]:
@@ -233,6 +241,34 @@ class ImageTrack:
         if isinstance(samples, Extracted):
             return array_hash(*[f["features"] for f in samples.features.values()])
         return array_hash(samples)
+
+    def stats_context(self, path: Path, extractor: str, device: str, data_root, inception_weights, log,
+                      check=None) -> "EvalContext":
+        """`evaluate`'s context for a statistics file: its extractor rebuilt from the reference it was
+        computed on (a dataset or folder, else from the image shape alone) and checked against the
+        file's signature; the cached dataset context is not changed."""
+        stats = load_stats(path)
+        made_with = stats.signature.get("extractor_name")
+        if made_with != extractor:
+            raise UserError(f"--reference {path} holds {made_with} statistics; score with --extractor {made_with} "
+                            f"(got {extractor}), or recompute them with `aigc-eval stats --extractor {extractor}`")
+        source = stats.signature.get("reference", "")
+        if source in DATASETS or Path(source).is_dir():
+            base = self.reference_context(source if source in DATASETS else Path(source), device, data_root,
+                                          inception_weights, log, extractor, check=check)
+            dataset, extractors = base.dataset, base.extractors
+        else:
+            shape = tuple(int(d) for d in stats.signature["image_shape"].split("x"))
+            empty = np.zeros((0, *shape), np.uint8)
+            dataset = ImageDataset(Path(path).stem, empty, np.zeros(0, np.int64), empty, np.zeros(0, np.int64), (),
+                                   meta={"source": str(path)})
+            if check:
+                check(dataset)
+            extractors = self.extractors(dataset, device, inception_weights, log, extractor)
+        stats = load_stats(path, expect={"extractor": extractors[0].tag})  # other weights: a one-line error
+        images = dataset.test_x[:0]
+        return EvalContext(dataset, (images, dataset.test_y[:0]), (images, dataset.test_y[:0]), extractors[:1],
+                           reference_stats=stats)
 
     def check_generated(self, samples, dataset, what: str) -> None:
         """samples: an array or an inputs.Stream (its count may be unknown: a DataLoader)."""
@@ -342,6 +378,9 @@ class TextTrack:
     def fingerprint(self, samples) -> str:
         return stable_hash(list(samples))
 
+    def stats_context(self, path: Path, *args, **kwargs):
+        raise UserError(f"--reference {path} holds image feature statistics; text is scored against sentences")
+
     def check_generated(self, samples, dataset, what: str) -> None:
         if not samples:
             raise UserError(f"{what}: holds no sentences")
@@ -368,6 +407,13 @@ class TextTrack:
 
 
 TRACKS = {track.kind: track for track in (ImageTrack(), TextTrack())}
+
+
+def not_applicable_here(metric, reason: str, not_applicable: dict | None) -> None:
+    """Record that `metric` cannot apply (or raise NotApplicable when nothing collects it)."""
+    if not_applicable is None:
+        raise NotApplicable(f"{metric.name}: {reason}")
+    not_applicable[metric.name] = f"{metric.name}: {reason}"
 
 
 def compute(metric, eval_set, not_applicable: dict | None) -> list[Score]:
@@ -460,6 +506,7 @@ class EvalContext:
     real_test: tuple  # (images or sentences, labels): the pool of the real-test calibration row
     extractors: list = field(default_factory=list)  # image datasets: [domain classifier, (inception)]
     source: dict = field(default_factory=dict)  # get_context() arguments: how a remote worker rebuilds it
+    reference_stats: object = None  # features.statistics.FeatureStats when the reference is a statistics file
     _features: dict = field(default_factory=dict)
 
     @property

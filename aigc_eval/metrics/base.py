@@ -55,6 +55,9 @@ class ImageEvalSet:
     reference_features_cache: dict | None = None
     train_features_cache: "dict | Callable[[], dict] | None" = None
     generated_features: dict | None = None  # extracted batch by batch as the images streamed past
+    # A statistics file given as the reference (aigc-eval stats): the reference's feature mean,
+    # covariance and count only; `reference` is then empty and only FD applies.
+    reference_stats: "object | None" = None  # aigc_eval.features.statistics.FeatureStats
 
     @cached_property
     def gen(self) -> dict:
@@ -77,8 +80,9 @@ class ImageEvalSet:
         return cache or self.extractor.extract(self.train)
 
     def signature(self, metric: str, **extra) -> Signature:
-        return Signature.build(metric, ext=self.extractor.tag, n_gen=self.n_generated,
-                               n_ref=len(self.reference), seed=self.seed, **extra)
+        n_ref = len(self.reference) if self.reference_stats is None else self.reference_stats.n
+        return Signature.build(metric, ext=self.extractor.tag, n_gen=self.n_generated, n_ref=n_ref, seed=self.seed,
+                               **extra)
 
 
 @dataclass(eq=False)
@@ -110,6 +114,7 @@ class Metric:
 
     name = ""
     kind = "image"
+    reads_reference_stats = False  # True when compute() works from a reference's mean and covariance alone
 
     def compute(self, eval_set) -> list[Score]:
         raise NotImplementedError

@@ -100,12 +100,21 @@ class FrechetDistance(Metric):
     """FD of the extractor's features; named "fid" for Inception, "fd_<extractor>" otherwise."""
 
     name = "fd"
+    reads_reference_stats = True
 
     def compute(self, eval_set):
-        gen, ref = eval_set.gen["features"], eval_set.ref["features"]
-        if len(gen) < 2 or len(ref) < 2:
-            raise NotApplicable(f"fd: needs at least 2 generated and 2 reference images, got {len(gen)} and {len(ref)}")
-        value = frechet_distance_from_features(gen, ref)
+        gen, stats = eval_set.gen["features"], eval_set.reference_stats
+        ref = eval_set.ref["features"] if stats is None else None
+        n_ref = len(ref) if stats is None else stats.n
+        if len(gen) < 2 or n_ref < 2:
+            raise NotApplicable(f"fd: needs at least 2 generated and 2 reference images, got {len(gen)} and {n_ref}")
+        if stats is None:
+            value = frechet_distance_from_features(gen, ref)
+        elif stats.mean.shape != (gen.shape[1],):
+            raise UserError(f"fd: {stats.path} holds {len(stats.mean)}-d statistics but "
+                            f"{eval_set.extractor.name} features are {gen.shape[1]}-d")
+        else:
+            value = frechet_distance(*covariance(gen), stats.mean, stats.cov)
         return [self.score(eval_set.extractor.metric_name, value, eval_set.signature("fd"), False,
                            f"Fréchet distance between Gaussians fitted to {eval_set.extractor.name} features "
                            "of generated and real test images (lower is better)")]
