@@ -1,4 +1,5 @@
-"""Metrics by name. Each module holds one metric class; entries load lazily."""
+"""Metrics by name. Each module holds one metric class (vendi.py two: on features and on n-grams);
+entries load lazily."""
 from ..registry import Registry, is_subclass_of
 from .base import ImageEvalSet, Metric, TextEvalSet
 
@@ -14,6 +15,9 @@ METRICS.register("memorization", "aigc_eval.metrics.memorization:Memorization")
 METRICS.register("cond_accuracy", "aigc_eval.metrics.cond_accuracy:ConditionalAccuracy")
 METRICS.register("shapes_oracle", "aigc_eval.metrics.shapes_oracle:ShapesOracle")
 METRICS.register("disentanglement", "aigc_eval.metrics.disentanglement:Disentanglement")  # MIG, DCI, SAP
+METRICS.register("vendi", "aigc_eval.metrics.vendi:VendiScore")
+METRICS.register("cmmd", "aigc_eval.metrics.cmmd:CMMD")
+METRICS.register("fd_infinity", "aigc_eval.metrics.fd_infinity:FrechetDistanceInfinity")
 # text metrics
 METRICS.register("bleu", "aigc_eval.metrics.bleu:BLEU")
 METRICS.register("self_bleu", "aigc_eval.metrics.self_bleu:SelfBLEU")
@@ -21,6 +25,7 @@ METRICS.register("rouge", "aigc_eval.metrics.rouge:ROUGE")
 METRICS.register("chrf", "aigc_eval.metrics.chrf:ChrF")
 METRICS.register("nll", "aigc_eval.metrics.nll:NLL")
 METRICS.register("facts_oracle", "aigc_eval.metrics.facts_oracle:FactsOracle")
+METRICS.register("vendi_ngram", "aigc_eval.metrics.vendi:NgramVendiScore")
 
 
 def build_metric(name: str, **config) -> Metric:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import as_float64
+from ..errors import NotApplicable
+from .base import Metric, as_float64
 from .fd import covariance, frechet_distance
 
 NUM_POINTS = 15  # the paper's code
@@ -104,3 +105,30 @@ def fd_infinity(generated, reference, n_min: int | None = None, n_max: int | Non
         fds.append(frechet_distance(*covariance(subset), mu_ref, sigma_ref))
     intercept, slope = fit_inverse_n(sizes, fds)
     return FDInfinity(intercept, slope, tuple(int(s) for s in sizes), tuple(fds), seed)
+
+
+class FrechetDistanceInfinity(Metric):
+    """FD-infinity of the extractor's features: FD at `num_points` subset sizes from n_gen // 10 to
+    n_gen, extrapolated linearly in 1/N to N = infinity. Named "<fd name>_inf" (fid_inf, fd_digits-cnn_inf).
+    Works from reference features or a statistics file."""
+
+    name = "fd_infinity"
+    reads_reference_stats = True
+    MIN_GENERATED = 20  # n_min = n // 10 must be >= 2
+
+    def __init__(self, num_points: int = NUM_POINTS):
+        self.num_points = num_points
+
+    def compute(self, eval_set):
+        gen, stats = eval_set.gen["features"], eval_set.reference_stats
+        if len(gen) < self.MIN_GENERATED:
+            raise NotApplicable(f"fd_infinity: needs at least {self.MIN_GENERATED} generated images (FD at sizes "
+                                f"from n/10 to n), got {len(gen)}")
+        reference = eval_set.ref["features"] if stats is None else (stats.mean, stats.cov)
+        fit = fd_infinity(gen, reference, num_points=self.num_points, seed=eval_set.seed)
+        sig = eval_set.signature("fd_infinity", points=len(fit.sizes), n_min=fit.sizes[0], n_max=fit.sizes[-1],
+                                 fit="lstsq-1/n")
+        return [self.score(f"{eval_set.extractor.metric_name}_inf", fit.fd_infinity, sig, False,
+                           f"FD-infinity (Chong & Forsyth 2020): FD of {eval_set.extractor.name} features at "
+                           f"{len(fit.sizes)} generated subset sizes, extrapolated linearly in 1/N to N = infinity, "
+                           "free of FD's sample-size bias (lower is better)")]

@@ -15,9 +15,20 @@ each side (n the smaller side). When KID's subsets are as large as a whole side,
 that side is the same set and their spread reads ~0 whatever the noise (0.0016 beside a KID of 153
 with 180 vs 180 images), or measures one side only; half-size subsets differ on both sides. It is
 dropped when a side has fewer than 4 samples.
+
+Feature scale (`feat:` in the signature). The kernel's 1/d and +1 assume Inception's pool features
+(non-negative, mean square ~0.1-0.3 per entry), where x.y/d stays below ~1. Raw features of other
+extractors are far larger (the digits CNN's: KID -187 for real test images and 47,117 for a DCGAN),
+and the cube blows them up. So for every extractor but Inception, generated and reference
+features are multiplied by one factor c = 1 / sqrt(mean of the squared reference feature entries),
+which makes the reference's mean square entry 1 (`feat:rms`); c depends on the reference set only,
+so every model scored against it gets the same factor. Inception (`fid` extractors) keeps its raw
+features (`feat:raw`), so KID there equals torch-fidelity's; `feature_scale="raw"` forces that on any
+extractor.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
@@ -50,21 +61,33 @@ def kernel_inception_distance(x, y, subsets: int = 100, subset_size: int = 1000,
 class KernelInceptionDistance(Metric):
     name = "kid"
 
-    def __init__(self, subsets: int = 100, subset_size: int = 1000):
+    SCALES = ("auto", "raw", "rms")
+
+    def __init__(self, subsets: int = 100, subset_size: int = 1000, feature_scale: str = "auto"):
         if subsets < 1 or subset_size < 2:
             raise UserError(f"kid: expected subsets >= 1 and subset_size >= 2, got {subsets} and {subset_size}")
+        if feature_scale not in self.SCALES:
+            raise UserError(f"kid: feature_scale must be one of {', '.join(self.SCALES)}, got {feature_scale!r}")
         self.subsets = subsets
         self.subset_size = subset_size
+        self.feature_scale = feature_scale
 
     def compute(self, eval_set):
-        kid = kernel_inception_distance(eval_set.gen["features"], eval_set.ref["features"], self.subsets,
-                                        self.subset_size, eval_set.seed)
-        sig = eval_set.signature("kid", subsets=self.subsets, subset_size=kid["subset_size"])
+        gen, ref = eval_set.gen["features"], eval_set.ref["features"]
+        rule = self.feature_scale
+        if rule == "auto":  # "fid" is Inception's FD name: its features are the ones the kernel was made for
+            rule = "raw" if eval_set.extractor.metric_name == "fid" else "rms"
+        if rule == "rms":
+            mean_square = float(np.mean(np.square(ref, dtype=np.float64)))
+            c = 1.0 / np.sqrt(mean_square) if mean_square > 0 else 1.0
+            gen, ref = gen.astype(np.float64) * c, ref.astype(np.float64) * c
+        kid = kernel_inception_distance(gen, ref, self.subsets, self.subset_size, eval_set.seed)
+        sig = eval_set.signature("kid", subsets=self.subsets, subset_size=kid["subset_size"], feat=rule)
         scores = [self.score("kid", kid["mean"], sig, False,
                              f"Kernel distance (polynomial-kernel MMD^2) between {eval_set.extractor.name} features "
                              "of generated and real test images (lower is better; ~0 means indistinguishable)")]
         if kid["std"] is not None:
-            std_sig = eval_set.signature("kid", subsets=self.subsets, subset_size=kid["std_subset_size"])
+            std_sig = eval_set.signature("kid", subsets=self.subsets, subset_size=kid["std_subset_size"], feat=rule)
             scores.append(self.score(
                 "kid_std", kid["std"], std_sig, False,
                 f"Standard deviation of KID over {self.subsets} random subsets of {kid['std_subset_size']} images "

@@ -37,8 +37,9 @@ from collections import Counter
 import numpy as np
 import scipy.sparse
 
+from ..errors import UserError
 from ..tokenize import tokenize
-from .base import as_float64
+from .base import Metric, as_float64
 
 _KERNELS = ("cosine", "linear", "rbf")
 
@@ -186,3 +187,37 @@ def vendi_of_ngrams(sentences, n: int | tuple[int, ...] = 1, mode: str = "space"
             return _entropy_exp(np.concatenate([np.linalg.eigvalsh(gram), np.full(empty, 1.0 / len(sentences))]))
     K = sum(ngram_cosine_kernel(sentences, int(o), mode) for o in orders) / len(orders)
     return vendi_from_kernel(K)
+
+
+class VendiScore(Metric):
+    """Vendi score of the generated images' features (cosine kernel): their effective number of
+    distinct samples, 1..n_gen (higher is more diverse)."""
+
+    name = "vendi"
+
+    def compute(self, eval_set):
+        value = vendi_of_features(eval_set.gen["features"], kernel="cosine")
+        return [self.score("vendi", value, eval_set.signature("vendi", kernel="cosine"), True,
+                           f"Vendi score (Friedman & Dieng 2023) of {eval_set.extractor.name} features of the generated "
+                           "images, cosine kernel: the effective number of distinct samples, 1..n_gen (higher is "
+                           "more diverse; grows with n_gen)")]
+
+
+class NgramVendiScore(Metric):
+    """Vendi score of the generated sentences under the cosine similarity of their n-gram counts."""
+
+    name = "vendi_ngram"
+    kind = "text"
+
+    def __init__(self, order: int = 2):
+        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+            raise UserError(f"vendi_ngram: expected a positive integer order, got {order!r}")
+        self.order = order
+
+    def compute(self, eval_set):
+        value = vendi_of_ngrams(eval_set.generated, self.order, eval_set.tokenize)
+        return [self.score(f"vendi_ngram{self.order}", value,
+                           eval_set.signature(self.name, libs=(), order=self.order, kernel="cosine"), True,
+                           f"Vendi score of the generated sentences under the cosine similarity of their "
+                           f"{self.order}-gram counts: the effective number of distinct sentences (higher is more "
+                           "diverse; grows with n_gen)")]
