@@ -66,6 +66,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     else:
         ref = _reference_input(reference, reference_is, track, samples.kind, n, seed, batch_size, progress)
         ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
+    track.diagnose(ctx, seed)
     names = metrics or track.score_metrics
     data = samples.data
     if isinstance(data, Stream):

@@ -147,7 +147,8 @@ def test_html_has_every_section_whose_data_exists(report):
         assert len(_body_rows(rows)) == len(records)
     extractor = report["results"]["extractors"]["digits"]
     assert [c["text"] for c in _body_rows(page.tables["extractors"])[0]["cells"]] == [
-        "digits", extractor["tag"], extractor["metric_name"], f"{extractor['test_accuracy']:g}"]
+        "digits", extractor["tag"], extractor["metric_name"], f"{extractor['test_accuracy']:g}",
+        extractor["diagnostic"]["summary"] if "diagnostic" in extractor else ""]
     assert len(_body_rows(page.tables["failed"])) == sum(
         c["status"] != "done" for c in report["results"]["cells"])
 

@@ -8,6 +8,8 @@ returns a FeatureExtractor (extractor.py); `register_extractor` checks that, as 
     domain-cnn            a small classifier trained on the dataset's labels (cached by content hash)
     inception-v3-compat   torch-fidelity's Inception from a local weights file (FD is called FID)
     random-cnn            the domain CNN's architecture with seeded random weights: a baseline
+    ssl-cnn               a small contrastive (SimCLR) CNN trained on the reference's images, for
+                          references without labels (domain-cnn switches to it there; cached)
 
 Adding one takes a module with its factory and one line:
     from aigc_eval.features import register_extractor
@@ -38,6 +40,7 @@ EXTRACTORS = Registry("feature extractor", check=_check_factory)
 EXTRACTORS.register("domain-cnn", "aigc_eval.features.classifier:classifier_extractor")
 EXTRACTORS.register("inception-v3-compat", "aigc_eval.features.fidelity:inception_extractor")
 EXTRACTORS.register("random-cnn", "aigc_eval.features.random_cnn:random_cnn_extractor")
+EXTRACTORS.register("ssl-cnn", "aigc_eval.features.ssl:ssl_extractor")
 register_extractor = EXTRACTORS.register
 
 

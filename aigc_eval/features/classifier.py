@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,6 +75,23 @@ def _accuracy(model, x, y) -> float:
     return float((logits.argmax(1).numpy() == y).mean())
 
 
+def cached_training(model: nn.Module, path: Path, train, cfg) -> dict:
+    """Load `model`'s weights from `path` (safetensors, with a .json of metadata beside it) or, when
+    absent, run train() -> metadata and save both atomically. Returns the metadata with the training
+    time, config, weights path, and `trained_now`."""
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        model.load_state_dict(load_file(str(path)))
+        return {**json.loads(meta_path.read_text()), "weights_path": str(path), "trained_now": False}
+    t0 = time.perf_counter()
+    meta = {**train(), "train_seconds": round(time.perf_counter() - t0, 2), "config": asdict(cfg)}
+    model.eval()
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_with(path, lambda tmp: save_file(state, tmp))
+    write_json(meta_path, meta)
+    return {**meta, "weights_path": str(path), "trained_now": True}
+
+
 def classifier_extractor(dataset, cfg: ClassifierConfig | None = None, device: str = "cpu",
                          log=print) -> FeatureExtractor:
     """Train (or load from cache) the domain classifier of `dataset` and wrap it as an extractor."""
@@ -83,24 +101,19 @@ def classifier_extractor(dataset, cfg: ClassifierConfig | None = None, device: s
                         "(statistics of images given in memory cannot rebuild it: use random-cnn, or a dataset "
                         "or folder reference)")
     key = stable_hash({"data": dataset.fingerprint(), "cfg": asdict(cfg), "arch": "DomainCNN-v1"})
-    path = cache_dir() / "extractors" / f"{dataset.name}-cnn-{key}.safetensors"
     model = DomainCNN(dataset.image_shape, dataset.num_classes, cfg.width, cfg.feature_dim)
-    meta_path = path.with_suffix(".json")
-    if path.exists() and meta_path.exists():
-        model.load_state_dict(load_file(str(path)))
-        meta = json.loads(meta_path.read_text())
-    else:
-        t0 = time.perf_counter()
-        torch.manual_seed(cfg.seed)
-        model = DomainCNN(dataset.image_shape, dataset.num_classes, cfg.width, cfg.feature_dim)
+
+    def train() -> dict:
+        torch.manual_seed(cfg.seed)  # the seeded initial weights, then training
+        seeded = DomainCNN(dataset.image_shape, dataset.num_classes, cfg.width, cfg.feature_dim)
+        model.load_state_dict(seeded.state_dict())
         _train(model, dataset.train_x, dataset.train_y, cfg)
-        meta = {"test_accuracy": _accuracy(model, dataset.test_x, dataset.test_y),
-                "train_seconds": round(time.perf_counter() - t0, 2), "config": asdict(cfg)}
-        state = {k: v.contiguous() for k, v in model.state_dict().items()}
-        save_with(path, lambda tmp: save_file(state, tmp))
-        write_json(meta_path, meta)
+        return {"test_accuracy": _accuracy(model, dataset.test_x, dataset.test_y)}
+
+    meta = cached_training(model, cache_dir() / "extractors" / f"{dataset.name}-cnn-{key}.safetensors", train, cfg)
+    if meta.pop("trained_now"):
         log(f"trained {dataset.name}-cnn: held-out accuracy {meta['test_accuracy']:.4f} "
             f"({meta['train_seconds']}s)")
     weights_hash = array_hash(*[v.numpy() for _, v in sorted(model.state_dict().items())])
     return FeatureExtractor(f"{dataset.name}-cnn", weights_hash, model, metric_name=f"fd_{dataset.name}-cnn",
-                            device=device, info={**meta, "weights_path": str(path)})
+                            device=device, info=meta)

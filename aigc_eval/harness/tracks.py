@@ -106,8 +106,13 @@ class ImageTrack:
         return (ds.test_x[ref], ds.test_y[ref]), (ds.test_x[real], ds.test_y[real])
 
     def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR) -> list:
-        """The registered `extractor` first (the primary one, domain-cnn by default), then Inception if
-        weights are given."""
+        """The registered `extractor` first (the primary one, domain-cnn by default, ssl-cnn instead
+        when the data has one class), then Inception if weights are given."""
+        if extractor == DEFAULT_EXTRACTOR and ds.num_classes < 2:
+            # one class: a classifier learns nothing there (held-out accuracy 1.0, near-random features)
+            log(f"{ds.name}: no labels (one class), so its features come from ssl-cnn, a contrastive network "
+                "trained on its images, instead of a domain classifier")
+            extractor = "ssl-cnn"
         found = [build_extractor(extractor, ds, device=device, log=log)]
         if inception_weights:
             found.append(build_extractor("inception-v3-compat", ds, device=device, log=log,
@@ -217,13 +222,17 @@ class ImageTrack:
     def reference_context(self, reference, device: str, data_root, inception_weights, log,
                           extractor: str = DEFAULT_EXTRACTOR, check=None) -> "EvalContext":
         """`evaluate`'s context: `reference` is a dataset name, a folder of images (class subfolders or
-        flat, the `folder` dataset) or images already read (inputs.Samples), scored in full."""
+        flat, the `folder` dataset) or images already read (inputs.Samples), scored in full. Without
+        labels (a flat folder, images in memory) the default extractor is ssl-cnn (see extractors)."""
         if isinstance(reference, str):
             return get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor,
                                check=check)
-        if isinstance(reference, Path):
-            return get_context("folder", {}, reference, device, inception_weights, log=log, extractor=extractor,
-                               check=check)
+        if isinstance(reference, Path):  # scored against all its images; the extractor trains on the larger part
+            ctx = get_context("folder", {}, reference, device, inception_weights, log=log, extractor=extractor,
+                              check=check)
+            ds = ctx.dataset
+            images, labels = np.concatenate([ds.train_x, ds.test_x]), np.concatenate([ds.train_y, ds.test_y])
+            return EvalContext(ds, (images, labels), (images[:0], labels[:0]), ctx.extractors)
         images = reference.data
         labels = np.zeros(len(images), dtype=np.int64)
         ds = ImageDataset(reference.name, images, labels, images, labels, class_names=(reference.name,),
@@ -290,6 +299,15 @@ class ImageTrack:
     def pairs(self, samples, ctx):
         """Paired image metrics are not wired into `evaluate` yet."""
         return None
+
+    def diagnose(self, ctx, seed: int) -> None:
+        """The primary extractor's calibration ordering on the reference (features.diagnostic), into
+        its info (results.json's `extractors`, the report); not for statistics files (no images)."""
+        from ..features.diagnostic import calibration_ordering
+
+        images = ctx.reference[0]
+        if ctx.reference_stats is None and len(images) >= 8:
+            ctx.extractors[0].info["diagnostic"] = calibration_ordering(ctx.extractors[0], images, seed)
 
 
 class TextTrack:
@@ -384,6 +402,9 @@ class TextTrack:
     def check_generated(self, samples, dataset, what: str) -> None:
         if not samples:
             raise UserError(f"{what}: holds no sentences")
+
+    def diagnose(self, ctx, seed: int) -> None:
+        """Text has no feature extractor to diagnose."""
 
     def pairs(self, samples, ctx):
         """(references, generated) when both hold as many sentences: ROUGE and chrF score them as pairs."""
