@@ -114,14 +114,24 @@ def _run(args) -> int:
         compile=args.compile,
         data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
-        history=not args.no_history, baseline=args.baseline, workers=args.workers,
-        log=lambda msg: print(msg, file=sys.stderr))
+        history=not args.no_history, baseline=args.baseline, workers=args.workers, log=_log)
     bad = _print_summary(run_dir, results, args.format)
     if bad and not args.keep_going:
-        print(f"aigc-eval: {len(bad)} of {len(results['cells'])} cells did not finish "
-              f"({', '.join(sorted({c['status'] for c in bad}))}); exit 1 (--keep-going exits 0)", file=sys.stderr)
+        _log(f"aigc-eval: {len(bad)} of {len(results['cells'])} cells did not finish "
+             f"({', '.join(sorted({c['status'] for c in bad}))}); exit 1 (--keep-going exits 0)")
         return 1
     return 0
+
+
+def _log(msg: str, file=None) -> None:
+    """A progress line (on stderr by default), wrapped to the terminal output's 100 columns; paths
+    stay whole."""
+    import textwrap
+
+    from .report.terminal import WIDTH
+
+    print(textwrap.fill(msg, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False),
+          file=file or sys.stderr)
 
 
 def _print_summary(run_dir, results, fmt=None) -> list[dict]:
@@ -144,7 +154,7 @@ def _print_summary(run_dir, results, fmt=None) -> list[dict]:
     else:
         print(headline_text(results, color=use_color(sys.stdout)))
     for c in bad:
-        print(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}", file=notes)
+        _log(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}", file=notes)
     print(f"\nfull report: {run_dir / 'leaderboard.html'}\nresults:     {run_dir / 'results.json'}", file=notes)
     return bad
 
