@@ -200,7 +200,8 @@ def _boards(tables, dataset):
 
 def _expected_best(rows, name):
     """Models that should carry the best mark, recomputed from the leaderboard: models only, two or
-    more of them, never a spread (*_std), never a lower-is-better column that reads below zero."""
+    more of them not all tied, never a spread (*_std), never a lower-is-better column that reads
+    below zero."""
     have = [r for r in rows if name in r["metrics"]]
     ranked = [r for r in have if not r["calibration"]]
     higher = have[0]["metrics"][name]["higher_is_better"]
@@ -208,7 +209,8 @@ def _expected_best(rows, name):
             not higher and any(r["metrics"][name]["mean"] < 0 for r in have)):
         return set()
     best = (max if higher else min)(r["metrics"][name]["mean"] for r in ranked)
-    return {r["model"] for r in ranked if r["metrics"][name]["mean"] == best}
+    marked = {r["model"] for r in ranked if r["metrics"][name]["mean"] == best}
+    return set() if len(marked) == len(ranked) else marked  # a tie of every model ranks nothing
 
 
 def test_leaderboard_has_a_table_per_dataset_and_marks_best_only_among_models(report):
@@ -257,6 +259,7 @@ def test_values_show_mean_and_std_over_seeds():
     assert fmt_mean_std({"mean": 19.78, "std": 3.216e-13, "values": [1, 2]}) == "19.78 ± 0"
     assert fmt_mean_std({"mean": 1.0, "std": 0.0, "values": [1, 1]}) == "1 ± 0"
     assert fmt_mean_std({"mean": 0.41428, "std": 0.04321, "values": [1, 2]}) == "0.414 ± 0.043"
+    assert fmt_mean_std({"mean": 0.94, "std": 0.0099999, "values": [1, 2]}) == "0.940 ± 0.010"
 
 
 def test_user_strings_are_escaped_and_only_the_report_script_exists(report):

@@ -2,7 +2,8 @@
 hallucinate, does it do what it is asked. Nothing in it is written by hand.
 
 Each clause names the model marked best in a column of the dataset's view (views.py: among
-models, where the direction means something), with its mean ± std:
+models, where the direction means something), with its mean ± std; where every model ties, it
+says so ("all models tie on hallucination rate (1 ± 0)"):
 
     quality        the first ranked headline column of the fidelity or text-overlap family;
     hallucination  hallucination_rate, else factual_hallucination_rate;
@@ -32,11 +33,16 @@ def _quote(view: DatasetView, model: str, name: str, named: bool = True) -> str:
     return f"{_label(name)} {text}" if named else text
 
 
-def _best_clause(view: DatasetView, name: str, verb: str, named: bool = True) -> str | None:
+def _best_clause(view: DatasetView, name: str, verbs: tuple[str, str], named: bool = True) -> str | None:
+    """"<model> <verb> (<value>)", tied models sharing the clause ("a and b <plural verb>"); when
+    every model ties (views.py marks no best) "all models tie on <name> (<value>)"."""
     best = view.best(name)
-    if not best:
-        return None
-    return f"{' and '.join(best)} {verb} ({_quote(view, best[0], name, named)})"
+    if best:
+        return f"{' and '.join(best)} {verbs[len(best) > 1]} ({_quote(view, best[0], name, named)})"
+    if view.columns[name].tied:
+        text = next(r.values[name].text for r in view.rows if not r.calibration and name in r.values)
+        return f"all models tie on {_label(name)} ({text})"
+    return None
 
 
 def _first(view: DatasetView, names) -> str | None:
@@ -48,15 +54,18 @@ def summary_sentence(view: DatasetView) -> str:
     quality = next((n for n in view.headline if view.columns[n].family in QUALITY_FAMILIES
                     and view.columns[n].ranked), None)
     if quality:
-        verb = "is closest to the data" if quality.startswith(("fd", "fid")) else f"has the best {_label(quality)}"
-        clauses.append(_best_clause(view, quality, verb))
+        verbs = ("is closest to the data", "are closest to the data") if quality.startswith(("fd", "fid")) \
+            else (f"has the best {_label(quality)}", f"have the best {_label(quality)}")
+        clauses.append(_best_clause(view, quality, verbs))
     hallucination = _first(view, HALLUCINATION)
     if hallucination:
-        clauses.append(_best_clause(view, hallucination, f"has the lowest {_label(hallucination)}", named=False))
+        lowest = f"the lowest {_label(hallucination)}"
+        clauses.append(_best_clause(view, hallucination, (f"has {lowest}", f"have {lowest}"), named=False))
     control = _first(view, CONTROL)
     if control:
         takers = [r for r in view.rows if not r.calibration and control in r.values]
-        clauses.append(_best_clause(view, control, "follows requests best") if len(takers) > 1 else
+        clauses.append(_best_clause(view, control, ("follows requests best", "follow requests best"))
+                       if len(takers) > 1 else
                        f"{takers[0].model} is the only model that takes requests "
                        f"({_quote(view, takers[0].model, control)})" if takers else None)
     held = [r for r in view.rows if not r.calibration and HELD_OUT in r.values]

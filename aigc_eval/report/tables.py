@@ -38,7 +38,8 @@ def fmt_mean_std(stat: dict) -> str:
     if not (math.isfinite(std) and math.isfinite(mean)):
         return f"{fmt_number(mean)} ± {fmt_number(std)}"
     finest = 3 - math.floor(math.log10(abs(mean))) if mean else 4  # the mean's 4th significant digit
-    decimals = finest if std <= 0 else min(finest, 1 - math.floor(math.log10(std)))
+    std2 = float(f"{std:.2g}")  # 0.009996 -> 0.01: its second digit, not the float's, sets the place
+    decimals = finest if std2 <= 0 else min(finest, 1 - math.floor(math.log10(std2)))
     decimals = max(0, decimals)
     if round(std, decimals) == 0:
         return f"{fmt_number(round(mean, decimals))} ± 0"

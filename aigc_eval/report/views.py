@@ -12,7 +12,7 @@ Every other column sits in a family (FAMILIES, extended by a suite's [report.fam
 family -> metric names, or prefixes ending in "*"). A metric no family claims goes to "other".
 
 Best is marked only among models (never a calibration row), only where more than one model has
-a value, and only where the direction means something: never for a spread (`role: uncertainty`,
+a value and they do not all tie, and only where the direction means something: never for a spread (`role: uncertainty`,
 e.g. kid_std), and never for a lower-is-better distance estimate when some row of the column
 reads below zero (an unbiased estimator such as KID goes negative when the estimate is noise, so
 "lower" no longer ranks anything).
@@ -65,6 +65,7 @@ class Column:
     description: str = ""
     family: str = ""
     ranked: bool = False  # best is marked in this column
+    tied: bool = False  # every model has the same value: nothing to mark
 
     @property
     def arrow(self) -> str:
@@ -146,6 +147,9 @@ def _mark_best(rows: list[Row], column: Column, uncertainty: bool) -> None:
                                            if column.name in r.values and r.values[column.name].mean is not None):
         return
     best = (max if column.higher_is_better else min)(v.mean for v in ranked)
+    if all(v.mean == best for v in ranked):  # every model ties: the column ranks nothing
+        column.tied = True
+        return
     column.ranked = True
     for v in ranked:
         v.best = v.mean == best
