@@ -124,14 +124,15 @@ def _run(args) -> int:
 
 
 def _log(msg: str, file=None) -> None:
-    """A progress line (on stderr by default), wrapped to the terminal output's 100 columns; paths
-    stay whole."""
+    """A progress line (on stderr by default), wrapped to the terminal output's 100 columns. A line
+    holding a word (a path) too long for any line is left whole: wrapping could not make it fit."""
     import textwrap
 
     from .report.terminal import WIDTH
 
-    print(textwrap.fill(msg, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False),
-          file=file or sys.stderr)
+    if all(len(word) <= WIDTH - 2 for word in msg.split()):
+        msg = textwrap.fill(msg, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    print(msg, file=file or sys.stderr)
 
 
 def _print_summary(run_dir, results, fmt=None) -> list[dict]:

@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from aigc_eval import atomic
-from aigc_eval.harness.suite import load_suite
 from aigc_eval.report import render_html
 from aigc_eval.report.tables import fmt_mean_std
-from aigc_eval.results import load_results
 from report_fixtures import HOSTILE_NAME, build_baseline, build_history, with_hostile_model
 
 pytestmark = pytest.mark.browser

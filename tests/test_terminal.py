@@ -124,3 +124,17 @@ def test_score_prints_a_narrow_view_without_ansi_when_piped(tmp_path):
     _assert_fits(proc.stdout)
     assert "digits (image)" in proc.stdout and "fd_digits-cnn ↓" in proc.stdout
     assert "full report: " in proc.stdout
+
+
+def test_progress_lines_wrap_to_100_columns_and_keep_paths_whole(capsys):
+    from aigc_eval.cli import _log
+
+    note = ("note: [eval] n_samples = 1000 is capped to 180: digits holds 180 held-out examples, and every "
+            "row is scored on as many as that")
+    _log(note)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 2 and " ".join(err.split()) == note
+    _assert_fits(err)
+    path = "/tmp/" + "x" * 120 + "/checkpoint.pt"
+    _log(f"warning: {path} is unreadable")
+    assert capsys.readouterr().err == f"warning: {path} is unreadable\n"  # cannot fit: left whole

@@ -134,6 +134,8 @@ def resolve_headline(names, dataset: str, results, available) -> list[str]:
 
 
 def _value(stat: dict, seeds) -> Value:
+    if stat.get("mean") is None:  # a score that does not apply to this row
+        return Value("n/a", None)
     per_seed = ", ".join(f"seed {s}: {fmt_number(v)}" for s, v in zip(stat.get("seeds", seeds), stat["values"]))
     return Value(fmt_mean_std(stat), float(stat["mean"]), per_seed)
 
