@@ -244,6 +244,7 @@ def test_tooltips_give_the_oracles_reading(page, report_file):
         if tile["reason"]:
             assert tile["reason"] in title
     # a hovered sample shows its reading as the browser's tooltip
+    _load_images(page)
     titles.nth(0).hover()
     lines = page.locator('[data-samples="facts"] li[data-verdict]')
     assert lines.count() > 0
