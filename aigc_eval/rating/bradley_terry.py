@@ -53,9 +53,11 @@ class Comparisons:
         return len(self.i)
 
 
-def fit(comparisons: Comparisons, alpha: float = DEFAULT_ALPHA, weights: np.ndarray | None = None) -> np.ndarray:
+def fit(comparisons: Comparisons, alpha: float = DEFAULT_ALPHA, weights: np.ndarray | None = None,
+        start: np.ndarray | None = None) -> np.ndarray:
     """The MAP log-strengths theta (mean 0). alpha = 0 needs a connected comparison graph in which
-    every item both won and lost something (else the MLE does not exist)."""
+    every item both won and lost something (else the MLE does not exist). start: where Newton
+    starts (default 0); the optimum does not depend on it."""
     n, i, j, w = comparisons.n_items, comparisons.i, comparisons.j, comparisons.w
     c = np.ones(len(i)) if weights is None else np.asarray(weights, np.float64)
     ridge = alpha if alpha > 0 else 1e-12  # alpha 0: a vanishing ridge fixes the free shift only
@@ -72,7 +74,7 @@ def fit(comparisons: Comparisons, alpha: float = DEFAULT_ALPHA, weights: np.ndar
         h = c * expit(d) * expit(-d) * (v[i] - v[j])
         return np.bincount(i, h, n) - np.bincount(j, h, n) + ridge * v
 
-    result = minimize(objective, np.zeros(n), jac=True, hessp=hessp, method="Newton-CG",
+    result = minimize(objective, np.zeros(n) if start is None else start, jac=True, hessp=hessp, method="Newton-CG",
                       options={"xtol": 1e-10, "maxiter": 1000})
     theta = result.x
     return theta - theta.mean()
@@ -100,7 +102,8 @@ def bootstrap(comparisons: Comparisons, summarize, n_boot: int = DEFAULT_BOOT, a
     rng = np.random.default_rng(seed)
     m = len(comparisons)
     draws = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)
-    return np.array([summarize(fit(comparisons, alpha, weights=counts)) for counts in draws])
+    start = fit(comparisons, alpha)  # resamples land near the full fit: fewer Newton steps
+    return np.array([summarize(fit(comparisons, alpha, weights=counts, start=start)) for counts in draws])
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> np.ndarray:

@@ -3,8 +3,11 @@ doubt, so that few votes separate the models.
 
 Per dataset, the votes are fitted at the model level (Bradley–Terry, aigc_eval.rating.bradley_terry)
 and each model pair gets z = |theta_i - theta_j| / se(theta_i - theta_j), the Laplace standard
-error: the smaller z, the likelier the order flips with more votes. Coverage comes first: a pair
-with fewer than MIN_VOTES_PER_PAIR votes goes before any z, so every model meets every other.
+error, and P(flip) = Phi(-z), the chance that the order the votes show is the wrong one. Pairs go
+by P(flip) / (1 + votes on the pair), highest first: the most uncertain order first, discounted by
+the votes it already had, so that two models people cannot tell apart (P(flip) stays near 1/2)
+do not take every vote. Coverage comes before that: a pair with fewer than MIN_VOTES_PER_PAIR
+votes goes first, so every model meets every other.
 Ties are broken at random; then one sample is drawn from a random seed's cell of each model, and
 the sides are shuffled.
 """
@@ -46,7 +49,8 @@ def pair_priorities(models: list[str], votes: list[Vote]) -> list[tuple[tuple, s
     for i, j in itertools.combinations(range(len(models)), 2):
         n = counts.get((i, j), 0)
         z = abs(theta[i] - theta[j]) / math.sqrt(max(cov[i, i] + cov[j, j] - 2 * cov[i, j], 1e-12))
-        out.append(((n >= MIN_VOTES_PER_PAIR, round(z, 9), n), models[i], models[j]))
+        flip = 0.5 * math.erfc(z / math.sqrt(2))
+        out.append(((n >= MIN_VOTES_PER_PAIR, -round(flip / (1 + n), 12), n), models[i], models[j]))
     return out
 
 

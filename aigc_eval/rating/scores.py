@@ -57,10 +57,16 @@ def dataset_preference(dataset: str, votes: list[Vote], cells: set[tuple[str, in
         "n_ties": sum(WIN_SHARE[v.answer] == 0.5 for v in votes), "n_raters": len(raters),
         "agreement": agreement(votes) if len(raters) >= 2 else None,
         "fit": {"method": "bradley-terry MAP", "alpha": alpha, "n_boot": n_boot, "confidence": 0.95, "seed": seed},
-        "models": [{"model": m, "strength": float(model_means(theta)[k]), "ci": [float(low[k]), float(high[k])],
+        "models": [{"model": m, "strength": _rounded(model_means(theta)[k]), "ci": [_rounded(low[k]), _rounded(high[k])],
                     **_record(m, votes)} for k, m in enumerate(models)],
-        "cells": [{"model": m, "seed": s, "strength": float(theta[index[(m, s)]])} for m, s in items],
+        "cells": [{"model": m, "seed": s, "strength": _rounded(theta[index[(m, s)]])} for m, s in items],
     }
+
+
+def _rounded(x) -> float:
+    """To 1e-10, far below any difference votes can show: equal strengths then stay equal in the
+    means and intervals made of them (a tie's std over seeds is 0, not 1e-16)."""
+    return round(float(x), 10)
 
 
 def _record(model: str, votes: list[Vote]) -> dict:
