@@ -205,3 +205,42 @@ def test_votes_move_between_machines_by_csv(run, tmp_path, capsys):
     assert VoteStore(other / "votes.sqlite").count() == before
     with pytest.raises(UserError, match="another run's"):
         read_csv(path, "some-other-run")
+
+
+def _add_votes(path, rater, n):
+    from aigc_eval.rating.catalog import Sample
+    from aigc_eval.rating.store import new_vote
+
+    store = VoteStore(path)
+    a, b = Sample("0" * 16, "digits", "dcgan", 0, 0), Sample("1" * 16, "digits", "vae", 0, 1)
+    for _ in range(n):
+        store.add([new_vote("run", rater, "digits", "q", "Q?", a, b, "a")])
+
+
+def test_two_processes_writing_one_store_lose_nothing(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "votes.sqlite"
+    VoteStore(path)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_votes, args=(path, name, 200)) for name in ("ann", "bob")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert VoteStore(path).count() == 400
+
+
+def test_a_run_without_sample_files_or_with_an_unknown_dataset_is_one_line(tmp_path, capsys):
+    import shutil
+
+    run_dir, _ = rated_run(tmp_path / "run")
+    assert main(["rate", str(run_dir), "--port", "0", "--datasets", "nope"]) == 2
+    assert "--datasets: no model samples of nope" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "cells")
+    assert main(["rate", str(run_dir), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no dataset has samples of two models" in err
+    assert main(["rate", str(tmp_path / "missing"), "--port", "0"]) == 2
+    assert "expected a run folder holding results.json" in capsys.readouterr().err
