@@ -142,9 +142,9 @@ def rebuild_report(run_dir, baseline=None, log=print) -> dict:
     from ..report import write_report
 
     run_dir = Path(run_dir)
-    results = load_results(run_dir, what="run")
     if not (run_dir / "results.json").is_file():
-        raise UserError(f"{run_dir}: expected a run folder holding results.json")
+        raise UserError(f"{run_dir}: expected a run folder holding results.json (e.g. reports/latest)")
+    results = load_results(run_dir, what="run")
     if baseline is not None:
         baseline = load_results(baseline, what="--baseline")
     votes_path = run_dir / VOTES_FILE
