@@ -7,6 +7,9 @@ import sys
 from .validate import cli_positive, cli_seed, cli_seeds, cli_threads
 
 
+FORMATS = ("md", "csv", "json")
+
+
 def _workers(text: str):
     if text == "auto":
         return text
@@ -28,6 +31,9 @@ def _add_runtime_args(p):
     p.add_argument("--inception-weights", default=None,
                    help="path to torch-fidelity's pt_inception-2015-12-05 weights; adds FID with inception-v3-compat")
     p.add_argument("--out", default="reports", help="report root; the run goes to OUT/<run-id>/ (default reports)")
+    p.add_argument("--format", default=None, choices=FORMATS,
+                   help="print the full leaderboard in this format for scripts (the paths go to stderr); "
+                        "default: each dataset's headline table, at most 100 columns wide")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,25 +156,49 @@ def _run(args) -> int:
         compile=args.compile,
         data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
-        history=not args.no_history, baseline=args.baseline, workers=args.workers,
-        log=lambda msg: print(msg, file=sys.stderr))
-    bad = _print_summary(run_dir, results)
+        history=not args.no_history, baseline=args.baseline, workers=args.workers, log=_log)
+    bad = _print_summary(run_dir, results, args.format)
     if bad and not args.keep_going:
-        print(f"aigc-eval: {len(bad)} of {len(results['cells'])} cells did not finish "
-              f"({', '.join(sorted({c['status'] for c in bad}))}); exit 1 (--keep-going exits 0)", file=sys.stderr)
+        _log(f"aigc-eval: {len(bad)} of {len(results['cells'])} cells did not finish "
+             f"({', '.join(sorted({c['status'] for c in bad}))}); exit 1 (--keep-going exits 0)")
         return 1
     return 0
 
 
-def _print_summary(run_dir, results) -> list[dict]:
-    """Print the leaderboard excerpt and every cell that did not finish; return those cells."""
+def _log(msg: str, file=None) -> None:
+    """A progress line (on stderr by default), wrapped to the terminal output's 100 columns. A line
+    holding a word (a path) too long for any line is left whole: wrapping could not make it fit."""
+    import textwrap
+
+    from .report.terminal import WIDTH
+
+    if all(len(word) <= WIDTH - 2 for word in msg.split()):
+        msg = textwrap.fill(msg, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    print(msg, file=file or sys.stderr)
+
+
+def _print_summary(run_dir, results, fmt=None) -> list[dict]:
+    """Print each dataset's headline view (or, with `fmt`, the full leaderboard for scripts, the
+    rest on stderr), every cell that did not finish and the report's path; return those cells."""
+    import json
+
     from .report import leaderboard_excerpt
+    from .report.tables import leaderboard_csv
+    from .report.terminal import headline_text, use_color
 
     bad = [c for c in results["cells"] if c["status"] != "done"]
-    print(leaderboard_excerpt(results))
+    notes = sys.stderr if fmt else sys.stdout
+    if fmt == "md":
+        print(leaderboard_excerpt(results))
+    elif fmt == "csv":
+        print(leaderboard_csv(results), end="")
+    elif fmt == "json":
+        print(json.dumps(results["leaderboard"], indent=2))
+    else:
+        print(headline_text(results, color=use_color(sys.stdout)))
     for c in bad:
-        print(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}")
-    print(f"\nleaderboard: {run_dir / 'leaderboard.html'}\nresults:     {run_dir / 'results.json'}")
+        _log(f"{c['model']}-{c['dataset']}-s{c['seed']}: {c['status']}: {c['error']}", file=notes)
+    print(f"\nfull report: {run_dir / 'leaderboard.html'}\nresults:     {run_dir / 'results.json'}", file=notes)
     return bad
 
 
@@ -199,7 +229,7 @@ def _score(args) -> int:
                                      seed=args.seed, runtime=runtime, data_root=args.data_root,
                                      inception_weights=args.inception_weights, metrics=args.metrics,
                                      extractor=args.extractor)
-    _print_summary(run_dir, results)
+    _print_summary(run_dir, results, args.format)
     return 0
 
 

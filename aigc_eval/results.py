@@ -54,6 +54,8 @@ class CellResult:
     checkpoint_seconds: list | None = None
     train_images_per_s: float | None = None
     sample_text: list | None = None
+    sample_text_readings: list | None = None  # the oracle's verdict on each sample_text line
+    sample_grid: dict | None = None  # the oracle's reading of each tile of the sample grid
     qd_curve: list | None = None
     guidance_curve: list | None = None
     traversals: list | None = None

@@ -18,6 +18,7 @@ RESULTS_SCHEMA_VERSION = 1  # the version of results.json; the history database 
 _NUMBER = {"type": "number"}
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+_STRING_LIST = {"type": "array", "items": {"type": "string"}}
 _NUMBER_MAP = {"type": "object", "additionalProperties": _NUMBER}
 _RECORD_LIST = {"type": "array", "items": {"type": "object"}}  # rendered as a generic table
 
@@ -86,6 +87,21 @@ _CELL = {
         },
         "samples_png": {"type": ["string", "null"]},
         "traversal_png": {"type": ["string", "null"]},
+        "sample_text_readings": {"type": "array", "items": {
+            "type": "object", "required": ["verdict"],
+            "properties": {"verdict": {"type": "string"}, "reason": {"type": "string"}}}},
+        "sample_grid": {
+            "type": "object", "required": ["rows", "cols", "tile", "tiles"],
+            "properties": {"rows": {"type": "integer", "minimum": 1}, "cols": {"type": "integer", "minimum": 1},
+                           "tile": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                    "minItems": 2, "maxItems": 2},
+                           "tiles": {"type": "array", "items": {
+                               "type": "object", "required": ["row", "col", "verdict"],
+                               "properties": {"row": {"type": "integer", "minimum": 0},
+                                              "col": {"type": "integer", "minimum": 0},
+                                              "verdict": {"enum": ["valid", "ambiguous", "hallucinated"]},
+                                              "reason": {"type": "string"}, "read": {"type": "string"},
+                                              "requested": {"type": "string"}, "rms": _NUMBER}}}}},
     },
     # A cell that did not finish says why in one line.
     "if": {"properties": {"status": {"enum": ["diverged", "failed"]}}},
@@ -133,7 +149,9 @@ RESULTS_SCHEMA = {
         "created": {"type": "string"},
         "suite": {"type": "object", "required": ["name"],
                   "properties": {"name": {"type": "string"}, "path": {"type": ["string", "null"]},
-                                 "config_hash": {"type": ["string", "null"]}}},
+                                 "config_hash": {"type": ["string", "null"]},
+                                 "headline": {"type": "object", "additionalProperties": _STRING_LIST},
+                                 "families": {"type": "object", "additionalProperties": _STRING_LIST}}},
         "git_commit": {"type": ["string", "null"]},
         "versions": _STRING_MAP,
         "machine": {"type": "object"},

@@ -192,9 +192,14 @@ def suite_schema() -> Table:
     from .models import MODELS
 
     model = Str(tuple(MODELS.names()), kind="model")
+    # Report columns name scores (hallucination_rate, fd_shapes-cnn, or `fd`), not registered metrics:
+    # one metric gives several scores, and a suite may name a score that a later metric adds.
+    column = Str()
     dataset = Table({"name": Str(tuple(DATASETS.names()), kind="dataset"), "options": AnyTable(), "models": ListOf(model),
-                     "calibration": ListOf(model)}, required=("name",),
+                     "calibration": ListOf(model), "headline": ListOf(column, unique=True)}, required=("name",),
                      what="a [[datasets]] table")
+    report = Table({"families": Table({}, what="a [report.families] table of lists of column names",
+                                      extra=ListOf(column, min_len=1))}, what="a [report] table")
     per_model = Table({**TRAIN_FIELDS, "config": AnyTable()}, what="a [models.NAME] table")
     return Table({"name": Str(), "description": Str(max_len=10_000),
                   "seeds": ListOf(SEED, min_len=1, unique=True),
@@ -202,7 +207,7 @@ def suite_schema() -> Table:
                   "eval": Table(_eval_fields(), what="an [eval] table"),
                   "datasets": ListOf(dataset, min_len=1),
                   "models": Table({}, what="a [models] table of [models.NAME] tables", extra=per_model),
-                  "gate": AnyTable()})
+                  "gate": AnyTable(), "report": report})
 
 
 def validate_suite(raw: dict, where: str) -> None:

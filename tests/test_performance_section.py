@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from aigc_eval.harness.tracks import make_grid_png
+from aigc_eval.harness.tracks import grid_layout, make_grid_png
 from aigc_eval.performance import performance_rows, time_to_quality
 
 
@@ -70,7 +70,7 @@ def test_conditional_grid_with_unique_requests_fills_rows_in_label_order():
     samples = np.zeros((20, 1, 4, 4), np.uint8)
     samples[:, 0] = np.arange(20)[:, None, None] * 10  # each sample's value tells which it is
     labels = np.arange(20)[::-1].copy()  # every label requested once, in reverse
-    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, labels, rows=8, cols=8, scale=1))))
+    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, grid_layout(labels, len(samples), 8, 8), 8, scale=1))))
     assert grid.shape == (3 * 5, 8 * 5)  # 20 samples fill 3 rows of 8, not one column of 8
     first_row = [grid[0, k * 5] for k in range(8)]
     assert first_row == [190, 180, 170, 160, 150, 140, 130, 120]  # label 0 was asked of the last sample
@@ -79,15 +79,23 @@ def test_conditional_grid_with_unique_requests_fills_rows_in_label_order():
 def test_conditional_grid_with_repeated_requests_has_one_row_per_label():
     samples = np.zeros((12, 1, 4, 4), np.uint8)
     labels = np.repeat(np.arange(3), 4)
-    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, labels, rows=8, cols=8, scale=1))))
+    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, grid_layout(labels, len(samples), 8, 8), 8, scale=1))))
     assert grid.shape == (3 * 5, 8 * 5)
+
+
+def test_conditional_grid_shows_every_requested_label_up_to_twice_the_rows():
+    labels = np.repeat(np.arange(10), 18)  # digits: 180 requests over 10 classes
+    layout = grid_layout(labels, len(labels), 8, 8)
+    assert [sorted(set(labels[row].tolist())) for row in layout] == [[k] for k in range(10)]
+    assert all(len(row) == 8 for row in layout)
+    assert len(grid_layout(np.repeat(np.arange(30), 2), 60, 8, 8)) == 16
 
 
 def test_conditional_grid_with_more_unique_requests_than_cells_spans_the_label_range():
     samples = np.zeros((200, 1, 4, 4), np.uint8)
     samples[:, 0] = (np.arange(200) // 2)[:, None, None]  # a sample's value is half its label
     labels = np.arange(200)
-    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, labels, rows=2, cols=4, scale=1))))
+    grid = np.asarray(Image.open(io.BytesIO(make_grid_png(samples, grid_layout(labels, len(samples), 2, 4), 4, scale=1))))
     shown = [int(grid[r * 5, k * 5]) for r in range(2) for k in range(4)]
     assert shown[0] == 0 and shown[-1] == 99  # first and last label, not the first eight
     assert shown == sorted(shown) and len(set(shown)) == 8

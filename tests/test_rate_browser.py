@@ -80,7 +80,12 @@ def test_a_rating_session_by_keyboard_ranks_the_preferred_model_first(browser, s
         assert left.dataset == right.dataset and left.model != right.model
         if not shot and catalog.kinds[left.dataset] == "image":
             ARTIFACTS.mkdir(exist_ok=True)
-            page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            # polled from here: wait_for_function evaluates its string in the page, which the app's
+            # Content-Security-Policy (no 'unsafe-eval') refuses
+            for _ in range(200):
+                if page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)"):
+                    break
+                page.wait_for_timeout(50)
             page.screenshot(path=str(ARTIFACTS / "rate-page.png"), full_page=True)
             shot = True
         key = "1" if left.model == PREFERRED else "2" if right.model == PREFERRED else "c"

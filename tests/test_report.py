@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import io
 import json
 import re
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from aigc_eval import atomic
 from aigc_eval.errors import UserError
@@ -134,7 +136,7 @@ def test_html_has_every_section_whose_data_exists(report):
     page = report["page"]
     for section in ("leaderboard", "failed", "samples", "plots", "training", "quality-diversity",
                     "cost", "hallucination", "diff", "history", "validity", "performance",
-                    "signatures", "metadata", "board-image", "board-text"):
+                    "signatures", "metadata", "board-digits", "board-captions", "board-facts"):
         assert section in page.ids, section
     assert {"plot-curves-digits", "plot-curves-captions", "plot-checkpoints-digits",
             "plot-qd-captions", "plot-cost-digits-fd_digits-cnn",
@@ -154,7 +156,7 @@ def test_html_has_every_section_whose_data_exists(report):
 
 def test_sample_grids_are_embedded_byte_for_byte(report):
     results, page = report["results"], report["page"]
-    pngs = [img for img in page.images if img["src"].startswith("data:image/png;base64,")]
+    pngs = [img for img in page.images if img["alt"].startswith("samples of")]
     expected = {}
     for cell in sorted(results["cells"], key=lambda c: -c["seed"]):  # lowest seed wins
         if cell.get("samples_png"):
@@ -163,15 +165,16 @@ def test_sample_grids_are_embedded_byte_for_byte(report):
     on_disk = {(report["dir"] / rel).read_bytes() for rel in expected.values()}
     embedded = {base64.b64decode(img["src"].split(",", 1)[1]) for img in pngs}
     assert embedded == on_disk
-    assert "one row per condition" in report["html"]  # the conditional model's caption
+    assert "one row per requested class" in report["html"]  # the conditional model's caption
 
 
-def test_plots_are_svg_images(report):
-    svgs = [img for img in report["page"].images if img["src"].startswith("data:image/svg+xml")]
-    assert len(svgs) == 7
-    for img in svgs:
-        svg = base64.b64decode(img["src"].split(",", 1)[1]).decode("utf-8")
-        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<script" not in svg
+def test_plots_are_palette_pngs(report):
+    plots = [img for img in report["page"].images if not img["alt"].startswith("samples of")]
+    assert len(plots) == 7
+    for img in plots:
+        assert img["src"].startswith("data:image/png;base64,")
+        png = Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1])))
+        assert png.mode == "P" and png.width >= 400  # 8-bit palette, at a readable size
 
 
 def test_sections_without_data_are_left_out(report_source):
@@ -188,33 +191,62 @@ def test_sections_without_data_are_left_out(report_source):
         assert absent not in page.ids, absent
 
 
-def test_leaderboard_marks_best_per_direction_and_calibration_rows(report):
+def _boards(tables, dataset):
+    """(header names, body rows) of each leaderboard table of a dataset: headline and families."""
+    for key, table in tables.items():
+        if key and (key == f"board-{dataset}" or key.startswith(f"board-{dataset}-")):
+            yield [c["text"].rsplit(" ", 1)[0] for c in table[0]["cells"]], _body_rows(table)
+
+
+def _expected_best(rows, name):
+    """Models that should carry the best mark, recomputed from the leaderboard: models only, two or
+    more of them not all tied, never a spread (*_std), never a lower-is-better column that reads
+    below zero."""
+    have = [r for r in rows if name in r["metrics"]]
+    ranked = [r for r in have if not r["calibration"]]
+    higher = have[0]["metrics"][name]["higher_is_better"]
+    if len(ranked) < 2 or name.endswith("_std") or (
+            not higher and any(r["metrics"][name]["mean"] < 0 for r in have)):
+        return set()
+    best = (max if higher else min)(r["metrics"][name]["mean"] for r in ranked)
+    marked = {r["model"] for r in ranked if r["metrics"][name]["mean"] == best}
+    return set() if len(marked) == len(ranked) else marked  # a tie of every model ranks nothing
+
+
+def test_leaderboard_has_a_table_per_dataset_and_marks_best_only_among_models(report):
     results, tables = report["results"], report["page"].tables
     checked = 0
-    for kind in ("image", "text"):
-        table = tables[kind]
-        header = [c["text"].rsplit(" ", 1)[0] for c in table[0]["cells"]]
-        rows = _body_rows(table)
-        by_name = {(r["attrs"]["data-model"], r["attrs"]["data-dataset"]): r for r in rows}
-        lb = [r for r in results["leaderboard"] if r["kind"] == kind]
-        assert len(rows) == len(lb)
-        for row in lb:
-            html_row = by_name[(row["model"], row["dataset"])]
-            assert ("calibration" in html_row["attrs"].get("class", "")) == row["calibration"]
-            assert ("calibration" in html_row["cells"][0]["text"]) == row["calibration"]
-        for name in {n for r in lb for n in r["metrics"]}:
-            col = header.index(name)
-            for dataset in {r["dataset"] for r in lb if name in r["metrics"]}:
-                ranked = [r for r in lb if r["dataset"] == dataset and name in r["metrics"]
-                          and not r["calibration"]]
-                pick = max if ranked[0]["metrics"][name]["higher_is_better"] else min
-                best = pick(r["metrics"][name]["mean"] for r in ranked)
-                marked = {(m, d) for (m, d), r in by_name.items() if d == dataset
-                          and "best" in r["cells"][col]["attrs"].get("class", "")}
-                assert marked == {(r["model"], dataset) for r in ranked
-                                  if r["metrics"][name]["mean"] == best}
+    for dataset in dict.fromkeys(r["dataset"] for r in results["leaderboard"]):
+        lb = [r for r in results["leaderboard"] if r["dataset"] == dataset]
+        seen = set()
+        for header, rows in _boards(tables, dataset):
+            assert {r["attrs"]["data-model"] for r in rows} == {r["model"] for r in lb}
+            by_model = {r["attrs"]["data-model"]: r for r in rows}
+            for row in lb:
+                html_row = by_model[row["model"]]
+                assert ("calibration" in html_row["attrs"].get("class", "")) == row["calibration"]
+                assert ("calibration" in html_row["cells"][0]["text"]) == row["calibration"]
+            for col, name in enumerate(header[2:], start=2):
+                seen.add(name)
+                marked = {m for m, r in by_model.items() if "best" in r["cells"][col]["attrs"].get("class", "")}
+                if name in ("train_images_per_s", "peak_memory_mb"):
+                    continue
+                assert marked == _expected_best(lb, name), (dataset, name)
                 checked += 1
+        assert {n for r in lb for n in r["metrics"]} <= seen  # every metric is in some table
     assert checked >= 9
+
+
+def test_kid_best_is_never_marked_where_a_row_reads_negative(report_source):
+    run_dir, results = report_source
+    odd = _lite(results)
+    for row in odd["leaderboard"]:
+        if row["dataset"] == "digits" and row["model"] == "real-test":
+            row["metrics"]["kid_digits-cnn"]["mean"] = -0.002
+    page = Page(render_html(run_dir, odd))
+    header, rows = next((h, r) for h, r in _boards(page.tables, "digits") if "kid_digits-cnn" in h)
+    col = header.index("kid_digits-cnn")
+    assert not any("best" in r["cells"][col]["attrs"].get("class", "") for r in rows)
 
 
 def test_values_show_mean_and_std_over_seeds():
@@ -223,6 +255,11 @@ def test_values_show_mean_and_std_over_seeds():
     assert fmt_mean_std({"mean": 0.010965, "std": 0.001132, "values": [1, 2]}) == "0.0110 ± 0.0011"
     assert fmt_mean_std({"mean": 299.2, "std": 12.3, "values": [1, 2]}) == "299 ± 12"
     assert fmt_mean_std({"mean": 14.68, "std": 0.0, "values": [14.68]}) == "14.68"
+    # a spread below the display precision of the mean shows as "± 0", never as a raw float
+    assert fmt_mean_std({"mean": 19.78, "std": 3.216e-13, "values": [1, 2]}) == "19.78 ± 0"
+    assert fmt_mean_std({"mean": 1.0, "std": 0.0, "values": [1, 1]}) == "1 ± 0"
+    assert fmt_mean_std({"mean": 0.41428, "std": 0.04321, "values": [1, 2]}) == "0.414 ± 0.043"
+    assert fmt_mean_std({"mean": 0.94, "std": 0.0099999, "values": [1, 2]}) == "0.940 ± 0.010"
 
 
 def test_user_strings_are_escaped_and_only_the_report_script_exists(report):
@@ -243,7 +280,7 @@ def test_names_with_mathtext_and_pipes_render(report_source, tmp_path):
         if cell["model"] == "dcgan":
             cell["model"] = r"dc|gan $\frac{x"
     page = Page(render_html(run_dir, odd))
-    assert r"dc|gan $\frac{x" in {r["attrs"].get("data-model") for r in page.tables["image"]}
+    assert r"dc|gan $\frac{x" in {r["attrs"].get("data-model") for r in page.tables["board-digits"]}
     excerpt = leaderboard_excerpt(odd)
     line = next(ln for ln in excerpt.splitlines() if "frac" in ln)
     assert line.count(" | ") == excerpt.splitlines()[2].count(" | ")  # pipe escaped: no extra column

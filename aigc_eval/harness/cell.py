@@ -226,7 +226,7 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
         scores = evaluate_samples(spec.eval[ctx.track.metrics_key], ctx, samples, labels, spec.seed, model=model,
                                   options=spec.eval["options"])
         result.set_scores(scores + ctx.track.extra_scores(model, ctx, spec))
-        ctx.track.extras(result, model, ctx, spec, samples, cell_dir)
+        ctx.track.extras(result, model, ctx, spec, samples, labels, cell_dir)
         result.wall["eval"] = round(time.perf_counter() - t0, 3)
     except Diverged as exc:
         result.status, result.error = "diverged", str(exc)

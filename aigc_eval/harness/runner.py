@@ -143,7 +143,7 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     for cell, (spec, ctx, cell_dir) in zip(cells, jobs):
         cell["cell_dir"] = str(cell_dir)
         cell["samples_png_source"] = str(cell_dir / "grid.png")
-    suite_info = {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash}
+    suite_info = {"name": suite.name, "path": suite.path, "config_hash": suite.config_hash, **suite.report_views}
     return finish_run(out_root, suite_info, cells, contexts, runtime, phases, t_start,
                       executor=executor, workers=getattr(cell_executor, "workers_used", None), history=history,
                       baseline=baseline, log=log)

@@ -16,6 +16,9 @@
     options = { image_size = 16 }
     models = ["dcgan", "vae"]
     calibration = ["real-test", "copy-train", "noise"]
+    headline = ["fd", "precision", "recall"]   # the report's first columns for this dataset
+    [report.families]            # details columns: family -> score names or prefixes ("mig*")
+    disentanglement = ["mig*", "dci*"]
     [models.dcgan]               # per-model overrides: training settings and `config`
     steps = 400
     config = { z_dim = 32 }
@@ -91,6 +94,14 @@ class Suite:
     datasets: dict[str, dict]  # dataset name -> options
     raw: dict
     eval: dict = field(default_factory=lambda: dict(EVAL_DEFAULTS))  # the protocol every cell shares
+
+    @property
+    def report_views(self) -> dict:
+        """What the report shows first: {"headline": {dataset: [columns]}, "families": {...}}, as
+        declared (aigc_eval.report.views reads it from results.json's `suite`)."""
+        headline = {d["name"]: d["headline"] for d in self.raw["datasets"] if "headline" in d}
+        families = self.raw.get("report", {}).get("families")
+        return {**({"headline": headline} if headline else {}), **({"families": families} if families else {})}
 
     @property
     def config_hash(self) -> str:

@@ -42,6 +42,7 @@ from ..metrics import ImageEvalSet, TextEvalSet
 from ..metrics.base import LatentFactors
 from ..metrics.shapes_oracle import judge
 from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
+from ..worlds.readings import grid_readings, text_readings
 from ..runtime import stable_hash
 from ..samples import load_samples, save_samples_npz
 from ..signature import UNCERTAINTY, Score, Signature
@@ -133,7 +134,7 @@ class ImageTrack:
 
     def save_samples(self, cell_dir: Path, samples, labels) -> None:
         save_samples_npz(cell_dir / "samples.npz", samples, labels)
-        png = make_grid_png(samples, labels)
+        png = make_grid_png(samples, grid_layout(labels, len(samples)))
         save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
 
     def extra_scores(self, model, ctx, spec) -> list[Score]:
@@ -160,15 +161,17 @@ class ImageTrack:
                              f"(lower is better: a controllable model does not swing with the seed)", UNCERTAINTY))
         return out
 
-    def extras(self, result, model, ctx, spec, samples, cell_dir: Path) -> None:
-        """On the shapes world, the controllability knobs: a guided model's guidance curve (scales
+    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path) -> None:
+        """The oracle's reading of every sample of the grid, where the dataset has an oracle; on the
+        shapes world, the controllability knobs: a guided model's guidance curve (scales
         `guidance_scales`, requests for trained combinations), and a code model's traversals
         (traversal.png beside grid.png)."""
+        result.sample_grid = grid_readings(samples, labels, ctx.dataset.meta, grid_layout(labels, len(samples)), cols=8)
         if result.calibration or ctx.dataset.meta.get("world") != "shapes":
             return
         if model.conditional and spec.eval["guidance_scales"] and _has_config_field(model, "guidance"):
-            labels = np.asarray(ctx.real_test[1], np.int64)
-            trained = labels[~np.isin(labels, ctx.dataset.meta["heldout_labels"])]
+            requests = np.asarray(ctx.real_test[1], np.int64)
+            trained = requests[~np.isin(requests, ctx.dataset.meta["heldout_labels"])]
             n = min(spec.eval["n_samples"], len(trained))
             ext = ctx.extractors[0]
             result.guidance_curve = guidance_curve(model, trained[:n], ctx.dataset.meta, ext,
@@ -274,10 +277,13 @@ class TextTrack:
         refs = list(ctx.reference[0])
         return ctx, generated, (refs, generated) if len(refs) == len(generated) else None
 
-    def extras(self, result, model, ctx, spec, samples, cell_dir: Path) -> None:
-        """The first sentences for the report, and for models the quality-diversity curve:
-        BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling temperatures (Caccia et al. 2020)."""
+    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path) -> None:
+        """The first sentences for the report with the oracle's reading of each, and for models the
+        quality-diversity curve: BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling
+        temperatures (Caccia et al. 2020)."""
         result.sample_text = samples[:SAMPLE_TEXT_LINES]
+        result.sample_text_readings = text_readings(
+            result.sample_text, None if labels is None else labels[:SAMPLE_TEXT_LINES], ctx.dataset.meta)
         if result.calibration:
             return
         points = []
@@ -335,35 +341,35 @@ def _reconstruct(model, ctx):
     return model.reconstruct(x)
 
 
-def make_grid_png(samples: np.ndarray, labels=None, rows: int = 8, cols: int = 8, scale: int = 2) -> bytes:
-    """A PNG grid of samples; for conditional samples one row per requested label.
-
-    When no label was requested twice (shapes: 180 requests over 360 combinations) one row per
-    label would be one thin column, so the grid is filled row by row in label order instead, with
-    samples picked evenly over that order so that the grid spans every factor value.
-    """
-    from PIL import Image
-
+def grid_layout(labels, n: int, rows: int = 8, cols: int = 8) -> list[list[int]]:
+    """Sample indices of each row of a grid. Conditional samples get one row per requested label
+    (up to 2 x rows labels), in label order. When no label was requested twice (shapes: 180
+    requests over 360 combinations) one row per label would be one thin column, so the grid is
+    filled row by row in label order instead (shape, then colour, size, position), with samples
+    picked evenly over that order so that the grid spans every factor value."""
     if labels is not None and np.bincount(labels).max() < 2:
         order = np.argsort(labels, kind="stable")
-        picked = np.unique(np.linspace(0, len(order) - 1, min(len(order), rows * cols)).round().astype(int))
-        samples, labels = samples[order[picked]], None
+        picked = order[np.unique(np.linspace(0, n - 1, min(n, rows * cols)).round().astype(int))].tolist()
+        return [picked[r:r + cols] for r in range(0, len(picked), cols)]
     if labels is not None:
-        picked = []
-        for lab in sorted(set(labels.tolist()))[:rows]:
-            picked.append(np.flatnonzero(labels == lab)[:cols])
-        grid_rows = [samples[idx] for idx in picked]
-    else:
-        grid_rows = [samples[r * cols:(r + 1) * cols] for r in range(min(rows, -(-len(samples) // cols)))]
+        return [np.flatnonzero(labels == lab)[:cols].tolist() for lab in sorted(set(labels.tolist()))[:2 * rows]]
+    return [list(range(r, min(r + cols, n))) for r in range(0, min(n, rows * cols), cols)]
+
+
+def make_grid_png(samples: np.ndarray, layout: list[list[int]], cols: int = 8, scale: int = 2) -> bytes:
+    """A PNG of the samples in `layout` (grid_layout): `cols` tiles wide, 1 px white gaps, scaled up
+    `scale` times."""
+    from PIL import Image
+
     c, h, w = samples.shape[1:]
-    canvas = np.full((len(grid_rows) * (h + 1), cols * (w + 1), c), 255, np.uint8)
-    for r, row in enumerate(grid_rows):
-        for k, img in enumerate(row):
-            canvas[r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img.transpose(1, 2, 0)
+    canvas = np.full((len(layout) * (h + 1), cols * (w + 1), c), 255, np.uint8)
+    for r, row in enumerate(layout):
+        for k, i in enumerate(row):
+            canvas[r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = samples[i].transpose(1, 2, 0)
     image = Image.fromarray(canvas[..., 0] if c == 1 else canvas)
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 

@@ -25,8 +25,9 @@ from ..signature import Signature
 from ..stats import mean_std
 from .knobs import knobs_context
 from .plots import build_plots
-from .tables import (KINDS, best_means, fmt_mean_std, fmt_number, leaderboard_csv, metric_info,
-                     metric_names)
+from .summary import summary_sentence
+from .tables import fmt_mean_std, fmt_number, leaderboard_csv, metric_info
+from .views import dataset_views
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -61,39 +62,26 @@ def _sort_key(value) -> str:
     return repr(value)
 
 
-def _leaderboards(results, info) -> list[dict]:
-    best = best_means(results["leaderboard"])
+def _cell(value) -> dict:
+    if value is None:
+        return {"text": "", "sort": "", "best": False, "title": ""}
+    return {"text": value.text, "sort": _sort_key(value.mean), "best": value.best, "title": value.title}
+
+
+def _table(view, names) -> dict:
+    return {"columns": [view.columns[n] for n in names],
+            "rows": [{"model": r.model, "calibration": r.calibration, "n_seeds": r.n_seeds,
+                      "values": [_cell(r.values.get(n)) for n in names]} for r in view.rows]}
+
+
+def _leaderboards(results) -> list[dict]:
+    """Per dataset: its summary sentence, its headline table, and the other columns by family."""
     boards = []
-    for kind in KINDS:
-        rows = [r for r in results["leaderboard"] if r["kind"] == kind]
-        if not rows:
-            continue
-        names = metric_names(rows)
-        body = []
-        for row in rows:
-            values = []
-            for name in names:
-                stat = row["metrics"].get(name)
-                if stat is None:
-                    values.append({"text": "", "sort": "", "best": False, "title": ""})
-                    continue
-                per_seed = ", ".join(f"seed {s}: {fmt_number(v)}"
-                                     for s, v in zip(row["seeds"], stat["values"]))
-                interval = f" [{fmt_number(stat['ci'][0])}, {fmt_number(stat['ci'][1])}]" if "ci" in stat else ""
-                values.append({
-                    "text": fmt_mean_std(stat) + interval, "sort": _sort_key(float(stat["mean"])),
-                    "best": not row["calibration"]
-                    and best.get((row["dataset"], name)) == stat["mean"],
-                    "title": per_seed})
-            body.append({"model": row["model"], "dataset": row["dataset"],
-                         "calibration": row["calibration"], "n_seeds": row["n_seeds"],
-                         "values": values})
-        boards.append({
-            "kind": kind,
-            "datasets": list(dict.fromkeys(r["dataset"] for r in rows)),
-            "metrics": [{"name": n, **info[n]} for n in names],
-            "rows": body,
-        })
+    for view in dataset_views(results):
+        boards.append({"dataset": view.dataset, "kind": view.kind, "summary": summary_sentence(view),
+                       "headline": _table(view, view.headline),
+                       "families": [{"name": f, **_table(view, names)} for f, names in view.families.items()],
+                       "n_details": sum(len(names) for names in view.families.values())})
     return boards
 
 
@@ -110,8 +98,39 @@ def _png_data_uri(run_dir: Path, rel: str, where: str) -> str | None:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+def _tile_title(tile: dict) -> str:
+    """A tile's tooltip: the oracle's verdict and reason, the factors it read, the RMS, the request."""
+    parts = [tile["verdict"] + (f": {tile['reason']}" if tile.get("reason") else "")]
+    if tile.get("read"):
+        parts.append(f"read: {tile['read']}")
+    if tile.get("requested"):
+        parts.append(f"requested: {tile['requested']}")
+    if tile.get("rms") is not None:
+        parts.append(f"RMS {tile['rms']:g}")
+    return " · ".join(parts)
+
+
+def _tiles(grid: dict) -> list[dict]:
+    """Each tile's box over the grid image, in % of the image (make_grid_png: 1 px gaps after
+    each tile), so the frames follow the image at any displayed size."""
+    h, w = grid["tile"]
+    width, height = grid["cols"] * (w + 1), grid["rows"] * (h + 1)
+    return [{"verdict": t["verdict"], "title": _tile_title(t),
+             "style": f"left:{100 * t['col'] * (w + 1) / width:.4f}%;top:{100 * t['row'] * (h + 1) / height:.4f}%;"
+                      f"width:{100 * w / width:.4f}%;height:{100 * h / height:.4f}%"}
+            for t in grid["tiles"]]
+
+
+def _verdict_counts(verdicts) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
 def _sample_grids(run_dir: Path, results) -> list[dict]:
-    """One grid per (model, dataset): the lowest seed's sample PNG, or its first sentences for text."""
+    """Per dataset, one grid per model: the lowest seed's sample PNG with the oracle's reading of
+    each tile, or its first sentences with the oracle's verdict on each; models before calibration rows."""
     first: dict[tuple, tuple[int, dict]] = {}
     for i, cell in enumerate(results["cells"]):
         if not cell.get("samples_png") and not cell.get("sample_text"):
@@ -119,22 +138,29 @@ def _sample_grids(run_dir: Path, results) -> list[dict]:
         key = (cell["model"], cell["dataset"])
         if key not in first or cell["seed"] < first[key][1]["seed"]:
             first[key] = (i, cell)
-    grids = []
-    for (model, dataset), (i, cell) in first.items():
+    datasets: dict[str, list] = {}
+    for (model, dataset), (i, cell) in sorted(first.items(), key=lambda kv: kv[1][1]["calibration"]):
         notes = [f"seed {cell['seed']}"]
         if cell.get("conditional"):
-            notes.append("one row per condition")
-        if cell["calibration"]:
-            notes.append("calibration row")
+            asked = any(t.get("requested") for t in (cell.get("sample_grid") or {}).get("tiles", []))
+            notes.append("each line's request in its note" if cell["kind"] == "text" else
+                         "requests in label order, hover a sample for its request" if asked else
+                         "one row per requested class")
+        grid = {"model": model, "dataset": dataset, "calibration": cell["calibration"], "notes": ", ".join(notes)}
         if cell.get("sample_text"):
-            grids.append({"model": model, "dataset": dataset, "notes": ", ".join(notes),
-                          "calibration": cell["calibration"], "text": cell["sample_text"]})
-            continue
-        grids.append({"model": model, "dataset": dataset, "notes": ", ".join(notes),
-                      "path": cell["samples_png"], "calibration": cell["calibration"],
-                      "src": _png_data_uri(run_dir, cell["samples_png"],
-                                           f"cells[{i}].samples_png")})
-    return grids
+            readings = cell.get("sample_text_readings") or [{}] * len(cell["sample_text"])
+            grid["text"] = [{"line": line, "verdict": r.get("verdict", ""),
+                             "why": "; ".join(x for x in (r.get("reason"), r.get("requested") and
+                                                          f"requested: {r['requested']}") if x)}
+                            for line, r in zip(cell["sample_text"], readings)]
+            grid["counts"] = _verdict_counts(r["verdict"] for r in grid["text"] if r["verdict"])
+        else:
+            grid.update(path=cell["samples_png"],
+                        src=_png_data_uri(run_dir, cell["samples_png"], f"cells[{i}].samples_png"),
+                        tiles=_tiles(cell["sample_grid"]) if cell.get("sample_grid") else [])
+            grid["counts"] = _verdict_counts(t["verdict"] for t in grid["tiles"])
+        datasets.setdefault(dataset, []).append(grid)
+    return [{"dataset": d, "grids": g} for d, g in datasets.items()]
 
 
 def _signatures(results, info) -> list[dict]:
@@ -263,7 +289,7 @@ def render_html(run_dir, results, history_series=None, baseline=None) -> str:
     failed = [c for c in results["cells"] if c["status"] != "done"]
     context = {
         "run_id": results["run_id"],
-        "boards": _leaderboards(results, info),
+        "boards": _leaderboards(results),
         "failed": failed,
         "samples": _sample_grids(run_dir, results),
         "plots": build_plots(results, history_series),

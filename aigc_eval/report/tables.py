@@ -8,9 +8,6 @@ import math
 
 import pandas as pd
 
-KINDS = ("image", "text")
-
-
 def fmt_number(x) -> str:
     """Four significant digits, no exponent for ordinary magnitudes."""
     if x is None:
@@ -29,16 +26,23 @@ def fmt_number(x) -> str:
 
 
 def fmt_mean_std(stat: dict) -> str:
-    """'mean ± std' over seeds, the mean rounded to the std's second significant digit.
+    """'mean ± std' over seeds, at the precision the spread supports.
 
-    A single seed has no spread to show, so it prints the mean alone.
+    The std keeps two significant digits and the mean is rounded to the same decimal place, but
+    never finer than the mean's fourth significant digit: a std below that (seeds that agree to
+    float noise, such as 3e-13) shows as "± 0". A single seed has no spread: the mean alone.
     """
     mean, std = stat["mean"], stat["std"]
     if len(stat["values"]) < 2:
         return fmt_number(mean)
-    if not (std > 0 and math.isfinite(std) and math.isfinite(mean)) or std < 1e-8:
+    if not (math.isfinite(std) and math.isfinite(mean)):
         return f"{fmt_number(mean)} ± {fmt_number(std)}"
-    decimals = max(0, 1 - math.floor(math.log10(std)))
+    finest = 3 - math.floor(math.log10(abs(mean))) if mean else 4  # the mean's 4th significant digit
+    std2 = float(f"{std:.2g}")  # 0.009996 -> 0.01: its second digit, not the float's, sets the place
+    decimals = finest if std2 <= 0 else min(finest, 1 - math.floor(math.log10(std2)))
+    decimals = max(0, decimals)
+    if round(std, decimals) == 0:
+        return f"{fmt_number(round(mean, decimals))} ± 0"
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
@@ -64,25 +68,6 @@ def metric_info(results) -> dict[str, dict]:
                                            "description": ""})
             entry["description"] = entry["description"] or stat.get("description", "")
     return info
-
-
-def best_means(rows) -> dict[tuple[str, str], float]:
-    """{(dataset, metric): best mean} over non-calibration rows, by each metric's direction.
-
-    Best is per dataset: a metric such as BLEU does not compare across datasets.
-    """
-    best: dict[tuple[str, str], float] = {}
-    for row in rows:
-        if row["calibration"]:
-            continue
-        for name, stat in row["metrics"].items():
-            mean = stat["mean"]
-            if mean is None or math.isnan(mean):
-                continue
-            key = (row["dataset"], name)
-            better = max if stat["higher_is_better"] else min
-            best[key] = mean if key not in best else better(best[key], mean)
-    return best
 
 
 def leaderboard_frame(results) -> pd.DataFrame:
