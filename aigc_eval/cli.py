@@ -110,7 +110,49 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--unjudged", default="tolerance", choices=["tolerance", "fail"],
                       help="metrics with 1 seed on each side and no configured tolerance: judge them by their "
                            "family's stated default tolerance (default), or fail the gate")
+    rate = sub.add_parser("rate", help="rate a run's samples in pairs, in a local web app (human preference)")
+    rate.add_argument("run_dir", help="a run folder (e.g. reports/latest); votes go to RUN_DIR/votes.sqlite")
+    rate.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    rate.add_argument("--port", type=_port, default=8765, help="port to listen on (default 8765; 0: any free one)")
+    rate.add_argument("--allow-remote", action="store_true", help="allow a --host that is not a loopback address")
+    rate.add_argument("--datasets", type=lambda t: [d.strip() for d in t.split(",") if d.strip()], default=None,
+                      help="comma-separated datasets to rate (default: every dataset with two or more models)")
+    moves = rate.add_mutually_exclusive_group()
+    moves.add_argument("--export", metavar="VOTES.csv", help="write the run's votes to a CSV and exit")
+    moves.add_argument("--import", dest="import_csv", metavar="VOTES.csv",
+                       help="add the votes of a CSV written by --export and exit")
+
+    report = sub.add_parser("report", help="rebuild a run's results.json and report, with human preference "
+                                           "from its votes")
+    report.add_argument("run_dir", help="a run folder (e.g. reports/latest)")
+    report.add_argument("--baseline", default=None, help="results.json (or run folder) to diff against")
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, got {text!r}")
+    return int(text)
+
+
+def _rate(args) -> int:
+    from .rating import serve
+
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.export:
+        serve.export_votes(args.run_dir, args.export, log)
+    elif args.import_csv:
+        serve.import_votes(args.run_dir, args.import_csv, log)
+    else:
+        serve.serve(args.run_dir, args.host, args.port, args.allow_remote, args.datasets, log=log)
+    return 0
+
+
+def _report(args) -> int:
+    from .rating.scores import rebuild_report
+
+    rebuild_report(args.run_dir, args.baseline, log=lambda msg: print(msg, file=sys.stderr))
+    return 0
 
 
 def _run(args) -> int:
@@ -245,7 +287,8 @@ def _gate(args) -> int:
     return 0 if result.passed else 1
 
 
-COMMANDS = {"run": _run, "list": _list, "score": _score, "stats": _stats, "history": _history, "compare": _compare, "gate": _gate}
+COMMANDS = {"run": _run, "list": _list, "score": _score, "stats": _stats, "history": _history, "compare": _compare,
+            "gate": _gate, "rate": _rate, "report": _report}
 
 
 def main(argv=None) -> int:

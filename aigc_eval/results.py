@@ -143,6 +143,7 @@ class RunResults:
     runtime: dict | None = None
     extractors: dict | None = None
     validity: list | None = None
+    human_preference: list | None = None  # per dataset, from votes (aigc_eval.rating.scores)
     performance: list | None = None
     time_to_quality: list | None = None
     phases: dict | None = None
@@ -219,10 +220,11 @@ def validate_results(results, what: str = "results.json") -> None:
             raise UserError(f"{what}: leaderboard[{i}].n_seeds is {row['n_seeds']} "
                             f"but seeds has {len(row['seeds'])} entries")
         for name, stat in row["metrics"].items():
-            if len(stat["values"]) != len(row["seeds"]):
+            seeds = stat.get("seeds", row["seeds"])  # a metric only some seeds have lists its own
+            if len(stat["values"]) != len(seeds):
                 raise UserError(f"{what}: leaderboard[{i}].metrics.{name}.values has "
                                 f"{len(stat['values'])} entries, expected one per seed "
-                                f"({len(row['seeds'])})")
+                                f"({len(seeds)})")
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,16 @@ from .signature import PROXY, TRUTH
 # The order the truths are tabulated in, and so the order of the bootstrap draws: a truth not listed
 # here comes after these, by name. (Which scores are truths is their role, not this list.)
 TRUTH_ORDER = ("hallucination_rate", "factual_hallucination_rate", "ungrammatical_rate", "controllability",
-               "factor_match", "oracle_rms")
+               "factor_match", "oracle_rms", "human_preference")
+# People's votes (aigc_eval.rating) are a second truth: every proxy and every oracle rate is
+# correlated with it, which also checks the oracles against people.
+HUMAN_TRUTH = "human_preference"
 # Direction of common metrics by name prefix, for points given as bare numbers.
 HIGHER_IS_BETTER_BY_PREFIX = {
     "precision": True, "recall": True, "density": True, "coverage": True, "fd": False, "fid": False, "kid": False,
     "bleu": True, "self_bleu": False, "rouge": True, "chrf": True, "nll": False, "perplexity": False,
     "hallucination_rate": False, "factual_hallucination_rate": False, "ungrammatical_rate": False,
-    "controllability": True, "factor_match": True, "oracle_rms": False}
+    "controllability": True, "factor_match": True, "oracle_rms": False, "human_preference": True}
 
 
 def _value(entry):
@@ -110,11 +113,12 @@ def validity_table(points, proxies=None, truths=None, higher_is_better=None, rol
                         key=lambda k: (TRUTH_ORDER.index(k) if k in TRUTH_ORDER else len(TRUTH_ORDER), k))
     if proxies is None:
         proxies = sorted(k for k, r in role.items() if r == PROXY)
+    proxies = list(proxies)
     rng = np.random.default_rng(seed)
     rows = []
     for truth in truths:
         truth_hib = _direction(truth, points, overrides)
-        for proxy in proxies:
+        for proxy in proxies + ([t for t in truths if t != HUMAN_TRUTH] if truth == HUMAN_TRUTH else []):
             pairs = [(_value(p.get(proxy)), _value(p.get(truth))) for p in points]
             x, y = np.array([q for q in pairs if None not in q], np.float64).reshape(-1, 2).T
             proxy_hib = _direction(proxy, points, overrides)

@@ -269,6 +269,19 @@ def _time_to_quality_table(rows: list[dict]) -> list[dict]:
     return [{k: ", ".join(v) if isinstance(v, list) else v for k, v in e.items()} for e in table.values()]
 
 
+def _human_preference_table(sections: list[dict]) -> list[dict]:
+    """One row per (dataset, model) of the people's votes, strongest first."""
+    rows = []
+    for s in sections:
+        agreement = (s.get("agreement") or {}).get("share")
+        for m in sorted(s["models"], key=lambda m: -m["strength"]):
+            rows.append({"dataset": s["dataset"], "question": s["question"], "model": m["model"],
+                         "strength": m["strength"], "95% interval": m["ci"],
+                         "wins / losses / ties": f"{m['wins']} / {m['losses']} / {m['ties']}",
+                         "votes": s["n_votes"], "raters": s["n_raters"], "rater agreement": agreement})
+    return rows
+
+
 def render_html(run_dir, results, history_series=None, baseline=None) -> str:
     """The report page as a string; reads only the sample PNGs under `run_dir`."""
     run_dir = Path(run_dir)
@@ -285,6 +298,7 @@ def render_html(run_dir, results, history_series=None, baseline=None) -> str:
         "knobs": knobs_context(run_dir, results, _png_data_uri),
         "diff": _diff(results, baseline),
         "validity": _record_table(results.get("validity")),
+        "human_preference": _record_table(_human_preference_table(results.get("human_preference", []))),
         "performance": _record_table(results.get("performance")),
         "time_to_quality": _record_table(_time_to_quality_table(results.get("time_to_quality", []))),
         "signatures": _signatures(results, info),

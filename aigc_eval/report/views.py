@@ -137,7 +137,9 @@ def _value(stat: dict, seeds) -> Value:
     if stat.get("mean") is None:  # a score that does not apply to this row
         return Value("n/a", None)
     per_seed = ", ".join(f"seed {s}: {fmt_number(v)}" for s, v in zip(stat.get("seeds", seeds), stat["values"]))
-    return Value(fmt_mean_std(stat), float(stat["mean"]), per_seed)
+    # a score with a confidence interval (human preference: a bootstrap over votes) shows it too
+    interval = f" [{fmt_number(stat['ci'][0])}, {fmt_number(stat['ci'][1])}]" if "ci" in stat else ""
+    return Value(fmt_mean_std(stat) + interval, float(stat["mean"]), per_seed)
 
 
 def _mark_best(rows: list[Row], column: Column, uncertainty: bool) -> None:
