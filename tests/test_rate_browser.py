@@ -120,10 +120,14 @@ def test_a_rating_session_by_keyboard_ranks_the_preferred_model_first(browser, s
     report = browser.new_page()
     report.goto((rate_run / "leaderboard.html").as_uri())
     shown = report.evaluate("""() => {
-        const table = document.querySelector('table.leaderboard[data-kind="image"]');
-        const col = [...table.tHead.rows[0].cells].findIndex(th => th.dataset.metric === "human_preference");
-        return [...table.tBodies[0].rows].map(r => [r.dataset.model, r.dataset.dataset,
-                                                     r.cells[col].innerText, r.cells[col].dataset.sort]);
+        // the digits table (headline or a details family) that holds the human_preference column
+        for (const table of document.querySelectorAll('table.leaderboard[data-dataset="digits"]')) {
+            const col = [...table.tHead.rows[0].cells].findIndex(th => th.dataset.metric === "human_preference");
+            if (col < 0) continue;
+            return [...table.tBodies[0].rows].map(r => [r.dataset.model, "digits",
+                                                         r.cells[col].innerText, r.cells[col].dataset.sort]);
+        }
+        return [];
     }""")
     digits = [(m, text, float(sort)) for m, d, text, sort in shown if d == "digits" and sort]
     model, text, _ = max(digits, key=lambda r: r[2])
