@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
-from .tables import fmt_number
+from ..stats import mean_std
+from .tables import fmt_mean_std
 
 DISENTANGLEMENT = ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap")
 
 
 def _mean_std(values) -> str:
-    if len(values) < 2:
-        return fmt_number(values[0])
-    return f"{fmt_number(float(np.mean(values)))} ± {fmt_number(float(np.std(values, ddof=1)))}"
+    """The leaderboard's 'mean ± std' rounding, for numbers the leaderboard does not hold."""
+    mean, std = mean_std(values)
+    return fmt_mean_std({"mean": mean, "std": std, "values": values})
 
 
 def disentanglement_rows(results) -> list[dict]:
@@ -29,7 +28,7 @@ def disentanglement_rows(results) -> list[dict]:
         found = {m: row["metrics"][m] for m in DISENTANGLEMENT if m in row["metrics"]}
         if found:
             rows.append({"model": row["model"], "dataset": row["dataset"], "n_seeds": row["n_seeds"],
-                         "values": [_mean_std(found[m]["values"]) if m in found else "" for m in DISENTANGLEMENT]})
+                         "values": [fmt_mean_std(found[m]) if m in found else "" for m in DISENTANGLEMENT]})
     return rows
 
 
