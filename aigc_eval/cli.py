@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from .validate import cli_positive, cli_seed, cli_seeds, cli_threads
 
@@ -291,12 +294,33 @@ COMMANDS = {"run": _run, "list": _list, "score": _score, "stats": _stats, "histo
             "gate": _gate, "rate": _rate, "report": _report}
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (`kill PID`, a CI job's timeout, a container stop) stops a command the way Ctrl-C
+    does: worker processes are killed, finished cells kept. Python's default would end this process
+    at once and leave the workers training. Only the main thread may install handlers; the previous
+    one comes back afterwards (main() also runs inside other programs, such as the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None) -> int:
     from .errors import UserError
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _terminate_as_interrupt():
+            return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"aigc-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code

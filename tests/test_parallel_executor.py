@@ -10,6 +10,10 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +188,65 @@ def test_workers_option():
 
     with pytest.raises(UserError, match="only for --executor local"):
         _executor("ray", None, 2)
+
+
+def _worker_pids(driver: int) -> list[int]:
+    """Pids of the cell workers the driver spawned (not multiprocessing's resource tracker)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        if ppid == driver and b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has stopped; only its exit status waits to be collected
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_driver_stops_its_workers(tmp_path, how):
+    """`kill` (SIGTERM) acts as Ctrl-C: the driver kills its workers and exits 130. A driver killed
+    outright (SIGKILL) cannot; its orphaned workers notice and exit within a few seconds, instead of
+    training on for the rest of their cells."""
+    suite = tmp_path / "slow.toml"
+    suite.write_text('name = "slow"\nseeds = [0, 1]\n[train]\nsteps = 1000000\nbatch_size = 16\n'
+                     'checkpoint_every = 1000000\n[eval]\nn_samples = 20\n'
+                     '[[datasets]]\nname = "digits"\nmodels = ["vae"]\n')
+    driver = subprocess.Popen([sys.executable, "-m", "aigc_eval", "run", "--suite", str(suite), "--workers", "2",
+                               "--no-history", "--no-progress", "--out", str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers: list[int] = []
+    try:
+        assert _wait_for(lambda: len(workers[:] or workers.extend(_worker_pids(driver.pid)) or workers) == 2, 120), \
+            "the run never started its two workers"
+        driver.send_signal(how)
+        out, _ = driver.communicate(timeout=60)
+        assert _wait_for(lambda: not any(_running(p) for p in workers), 15), f"workers still running: {workers}"
+    finally:
+        driver.kill()
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+    if how == signal.SIGTERM:
+        assert driver.returncode == 130 and "interrupted; finished cells are kept" in out, out
+    else:
+        assert driver.returncode == -signal.SIGKILL

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import statistics
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -210,9 +211,25 @@ def auto_workers(estimates: list[float], runtime) -> tuple[int, str]:
     return n, f"{why}; limited by {', '.join(k for k, v in limits.items() if v <= n)}"
 
 
-def _worker_init() -> None:
+# How often a worker checks that its driver is still there (a daemon thread; negligible CPU).
+PARENT_POLL_S = 1.0
+
+
+def _worker_init(driver: int) -> None:
     # Ctrl-C in a terminal reaches every process of the group; the driver alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(driver,), daemon=True,
+                     name="aigc-eval-parent-watch").start()
+
+
+def _exit_when_orphaned(driver: int) -> None:
+    """End this worker once its driver is gone (killed with SIGKILL, or crashed), instead of training
+    on for minutes with no one to take the result: a dead parent means this process was re-parented
+    (possibly before this worker got here, hence the driver's pid from the driver itself).
+    Finished cells and checkpoints are already on disk, so the next run resumes from them."""
+    while os.getppid() == driver:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 class _WorkerSlot:
@@ -223,7 +240,8 @@ class _WorkerSlot:
     def __init__(self, mp_context):
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(1, mp_context=mp_context, initializer=_worker_init)
+        self.pool = ProcessPoolExecutor(1, mp_context=mp_context, initializer=_worker_init,
+                                        initargs=(os.getpid(),))
         self.process = None
 
     def submit(self, *args):
