@@ -42,7 +42,12 @@ def test_converged_suite_trains_every_reference_model():
              and not getattr(MODELS.get(n), "calibration", False)}
     text = {n for n in MODELS.names() if getattr(MODELS.get(n), "kind", "image") == "text"
             and not getattr(MODELS.get(n), "calibration", False)}
-    assert models["digits"] == models["shapes"] == image
+    # The DDPMs (~91 ms a step, 2 x 4,000 steps per dataset) fit the hour on `shapes` only, where
+    # the oracle shows what they learn (header of suites/converged.toml).
+    diffusion = {n for n in image if n.endswith("ddpm")}
+    assert diffusion == {"ddpm", "cddpm"}
+    assert models["shapes"] == image
+    assert models["digits"] == image - diffusion
     assert models["facts"] == text
 
 
