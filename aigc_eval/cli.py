@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--extractor", default="domain-cnn",
                        help="registered feature extractor of the image metrics (default domain-cnn; see `list`)")
     score.add_argument("--n", type=cli_positive, default=None, help="score at most the first N generated samples")
+    score.add_argument("--paired", action=argparse.BooleanOptionalAction, default=None,
+                       help="score each generated image against its reference image with PSNR and SSIM: by file "
+                            "name when two flat folders hold the same names (found without this flag), else by "
+                            "order; --no-paired never pairs")
     score.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_runtime_args(score)
 
@@ -243,7 +247,7 @@ def _score(args) -> int:
     results = evaluate(args.generated, args.reference, metrics=args.metrics, extractor=args.extractor, n=args.n,
                        seed=args.seed, name=args.name, device=args.device,
                        threads=args.threads, data_root=args.data_root, inception_weights=args.inception_weights,
-                       progress=not args.no_progress, log=log)
+                       progress=not args.no_progress, paired=args.paired, log=log)
     run_dir = results.write(args.out, log=log)
     _print_summary(run_dir, results.results, args.format)
     for metric, why in results.not_applicable.items():

@@ -223,3 +223,43 @@ def _is_stats_file(path: Path) -> bool:
             return "format" in data.files and str(data["format"]) == FORMAT
     except Exception:  # noqa: BLE001 - not an .npz numpy reads: load_samples says why, with the file's name
         return False
+
+
+def find_pairing(generated, reference, reference_is: str, paired: bool | None) -> str | None:
+    """How `score` pairs generated with reference images for PSNR and SSIM (metrics.recon).
+
+    "names": both are flat image folders holding the same file names (each read in sorted name
+    order, so the i-th files pair up); found without being asked for (paired=None).
+    "order": paired=True and the names are not there to match (arrays, .npz files, generators) or
+    differ: the i-th generated image pairs with the i-th reference image.
+    None: paired=False, or paired=None and the names do not match.
+    Counts are checked by check_pair_counts once both sides are read."""
+    if paired not in (None, True, False):
+        raise UserError(f"paired: expected True, False or None, got {paired!r}")
+    if paired is False:
+        return None
+    names = _image_names(generated)
+    if names and names == _image_names(reference):
+        return "names"
+    if not paired:
+        return None
+    if reference_is in ("dataset", "stats"):
+        kind = "a dataset name" if reference_is == "dataset" else "a statistics file"
+        raise UserError(f"--paired: --reference {reference} is {kind}; pairs need reference images "
+                        "(a folder, an .npz or an array) in the order of the generated ones")
+    return "order"
+
+
+def check_pair_counts(n_generated: int | None, n_reference: int, pairing: str) -> None:
+    if n_generated is not None and n_generated != n_reference:
+        raise UserError(f"--paired: {n_generated} generated images but {n_reference} reference images; "
+                        f"pairs by {pairing} need as many of each")
+
+
+def _image_names(obj) -> list[str] | None:
+    """The file names a flat folder's images are read in (samples.load_samples), else None."""
+    from .data.image_folder import list_images
+
+    if _is_path(obj) and Path(obj).is_dir():
+        return [p.name for p in list_images(Path(obj))]
+    return None

@@ -26,7 +26,7 @@ from .errors import UserError
 from .features import EXTRACTORS
 from .harness.evaluate import evaluate_samples
 from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
-from .inputs import Samples, Stream, check_reference, read_samples
+from .inputs import Samples, Stream, check_pair_counts, check_reference, find_pairing, read_samples
 from .metrics import METRICS, build_metric
 from .results import CellResult
 from .runtime import setup_runtime, stable_hash
@@ -36,13 +36,16 @@ from .validate import cli_positive, cli_seed
 def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None,
              seed: int = 0, batch_size: int = 500, name: str | None = None, device: str = "auto",
              threads: int | None = None, data_root=None, inception_weights=None, progress: bool = False,
-             log=print) -> "Results":
+             paired: bool | None = None, log=print) -> "Results":
     """Score `generated` against `reference`; see the module docstring and aigc_eval/inputs.py.
 
     metrics: registered metric names (default: every metric of the samples' kind that needs no model);
     extractor: the registered feature extractor of image metrics; n: samples to draw from a generator
     (required there) or to keep of the given ones; seed: the generator's and the metrics' seed;
-    batch_size: images per generator call; name: the row's name (default: from the input)."""
+    batch_size: images per generator call; name: the row's name (default: from the input);
+    paired: score generated images against reference images one to one with PSNR and SSIM
+    (inputs.find_pairing): None pairs two flat folders of the same file names, True also pairs by
+    order, False never pairs."""
     t_start = time.perf_counter()
     for metric in metrics or ():
         METRICS.get(metric)  # an unknown name is a one-line error before any data is read
@@ -54,6 +57,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     runtime = setup_runtime(device, threads)
     samples = read_samples(generated, "--generated", n=n, seed=seed, batch_size=batch_size, progress=progress)
     track = TRACKS[samples.kind]
+    pairing = find_pairing(generated, reference, reference_is, paired) if samples.kind == "image" else None
 
     def check(dataset):
         if dataset.kind != samples.kind:
@@ -64,30 +68,43 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     if reference_is == "stats":
         ctx = track.stats_context(Path(reference), extractor, runtime.device, data_root, inception_weights, log, check)
     else:
-        ref = _reference_input(reference, reference_is, track, samples.kind, n, seed, batch_size, progress)
+        # Pairs need the reference's images in their file order: a folder is then read as images,
+        # not as the `folder` dataset (whose split reorders them).
+        ref = _reference_input(reference, reference_is, track, samples.kind, n, seed, batch_size, progress,
+                               as_samples=pairing is not None)
+        if pairing:
+            gen = samples.data
+            check_pair_counts(gen.n if isinstance(gen, Stream) else len(gen), len(ref.data), pairing)
         ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
     track.diagnose(ctx, seed)
-    names = metrics or track.score_metrics
+    names = metrics or track.score_metrics + (["recon"] if pairing else [])
     data = samples.data
     if isinstance(data, Stream):
         data = track.read_stream(data, ctx, [build_metric(m) for m in names])
+        if pairing:  # a DataLoader's length is known only now
+            check_pair_counts(len(data), len(ctx.reference[0]), pairing)
     fingerprint = track.fingerprint(data)
     cell = CellResult(name or samples.name, ctx.dataset.name, seed, track.kind, throughput_unit=track.throughput_unit,
-                      config={"generated": samples.source, "reference": _describe(reference), "n": len(data)},
-                      config_hash=stable_hash([fingerprint, ctx.dataset.fingerprint(), seed, extractor]))
+                      config={"generated": samples.source, "reference": _describe(reference), "n": len(data),
+                              **({"pairing": pairing} if pairing else {})},
+                      config_hash=stable_hash([fingerprint, ctx.dataset.fingerprint(), seed, extractor]
+                                              + ([pairing] if pairing else [])))
     not_applicable = {}
-    cell.set_scores(evaluate_samples(names, ctx, data, None, seed, reconstructions=track.pairs(data, ctx),
+    cell.set_scores(evaluate_samples(names, ctx, data, None, seed, reconstructions=track.pairs(data, ctx, pairing),
+                                     pairing=pairing,
                                      not_applicable=not_applicable))
     cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
     return Results(cell, ctx, runtime, t_start)
 
 
-def _reference_input(reference, reference_is: str, track, kind: str, n, seed: int, batch_size: int, progress: bool):
-    """What track.reference_context takes: a dataset name, a path it reads itself, or samples read here."""
+def _reference_input(reference, reference_is: str, track, kind: str, n, seed: int, batch_size: int, progress: bool,
+                     as_samples: bool = False):
+    """What track.reference_context takes: a dataset name, a path it reads itself, or samples read
+    here (always, with `as_samples`)."""
     if reference_is == "dataset":
         return reference
-    if reference_is == "path" and track.reads_reference_path(Path(reference)):
+    if reference_is == "path" and not as_samples and track.reads_reference_path(Path(reference)):
         return Path(reference)
     ref = read_samples(reference, "--reference", n=n, seed=seed, batch_size=batch_size, progress=progress)
     if ref.kind != kind:

@@ -160,6 +160,17 @@ def test_score_on_tiny_images_is_one_line(tmp_path, capsys):
     assert_one_line_error(code, err, "1x1 pixels", "at least 4x4")
 
 
+def test_tiny_images_in_memory_are_one_line():
+    """Arrays (and folders paired by name, read as arrays) get the folder dataset's size check."""
+    import aigc_eval
+    from aigc_eval.errors import UserError
+
+    tiny = np.zeros((6, 1, 2, 2), np.uint8)
+    with pytest.raises(UserError, match=r"^--reference ndarray \(6, 1, 2, 2\): its images are 2x2 pixels; "
+                                        r"images must be at least 4x4"):
+        aigc_eval.evaluate(tiny, tiny, log=lambda m: None)
+
+
 def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
     import aigc_eval.history as history
 

@@ -37,6 +37,7 @@ from ..atomic import save_with, write_text
 from ..data import DATASETS, load_dataset
 from ..data.base import ImageDataset, TextDataset
 from ..data.corpus import load_corpus
+from ..data.image_folder import MIN_SIZE
 from ..errors import NotApplicable, UserError
 from ..features import build_extractor
 from ..features.statistics import load_stats
@@ -144,7 +145,7 @@ class ImageTrack:
         return out.numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
 
     def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
-                 not_applicable: dict | None = None) -> list[Score]:
+                 not_applicable: dict | None = None, pairing: str | None = None) -> list[Score]:
         if reconstructions is None and isinstance(model, ReconstructionModel) \
                 and any(m.name == "recon" for m in metrics):
             reconstructions = self.reconstructions(model, ctx)
@@ -162,7 +163,8 @@ class ImageTrack:
             eval_set = ImageEvalSet(
                 generated=None if streamed else samples, generated_features=samples.features[ext.tag] if streamed else None,
                 reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
-                labels=labels, reconstructions=reconstructions, latents=latents, dataset_meta=ctx.dataset.meta,
+                labels=labels, reconstructions=reconstructions, pairing=pairing, latents=latents,
+                dataset_meta=ctx.dataset.meta,
                 reference_stats=ctx.reference_stats,
                 reference_features_cache=None if ctx.reference_stats is not None else ctx.features(ext, "reference"),
                 train_features_cache=lambda ext=ext: ctx.features(ext, "train"))
@@ -237,6 +239,9 @@ class ImageTrack:
             images, labels = np.concatenate([ds.train_x, ds.test_x]), np.concatenate([ds.train_y, ds.test_y])
             return EvalContext(ds, (images, labels), (images[:0], labels[:0]), ctx.extractors)
         images = reference.data
+        if min(images.shape[2:]) < MIN_SIZE:  # as the folder dataset checks its files
+            raise UserError(f"--reference {reference.source}: its images are {images.shape[3]}x{images.shape[2]} "
+                            f"pixels; images must be at least {MIN_SIZE}x{MIN_SIZE} (the feature extractors pool twice)")
         labels = np.zeros(len(images), dtype=np.int64)
         ds = ImageDataset(reference.name, images, labels, images, labels, class_names=(reference.name,),
                           meta={"source": reference.source, "layout": "flat"})
@@ -299,9 +304,14 @@ class ImageTrack:
             return stream.collect()
         return Extracted.of(stream, ctx.extractors)
 
-    def pairs(self, samples, ctx):
-        """Paired image metrics are not wired into `evaluate` yet."""
-        return None
+    def pairs(self, samples, ctx, pairing: str | None = None):
+        """The generated images as the "reconstructions" of the reference when `score` pairs them
+        (score.find_pairing): PSNR and SSIM (metrics.recon) then score each pair; else None."""
+        if pairing is None:
+            return None
+        if isinstance(samples, Extracted) or len(samples) != len(ctx.reference[0]):
+            raise ValueError(f"pairs: {pairing} pairing needs the generated pixels, as many as the reference's")
+        return samples
 
     def diagnose(self, ctx, seed: int) -> None:
         """The primary extractor's calibration ordering on the reference (features.diagnostic), into
@@ -352,7 +362,7 @@ class TextTrack:
         return list(ctx.reference[0]), list(_reconstruct(model, ctx))
 
     def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
-                 not_applicable: dict | None = None) -> list[Score]:
+                 not_applicable: dict | None = None, pairing: str | None = None) -> list[Score]:
         nll = None
         ref_x, ref_y = ctx.reference
         if isinstance(model, LikelihoodModel):
@@ -409,8 +419,9 @@ class TextTrack:
     def diagnose(self, ctx, seed: int) -> None:
         """Text has no feature extractor to diagnose."""
 
-    def pairs(self, samples, ctx):
-        """(references, generated) when both hold as many sentences: ROUGE and chrF score them as pairs."""
+    def pairs(self, samples, ctx, pairing: str | None = None):
+        """(references, generated) when both hold as many sentences: ROUGE and chrF score them as pairs
+        (in order, whatever `pairing` says)."""
         refs = list(ctx.reference[0])
         return (refs, samples) if len(refs) == len(samples) else None
 

@@ -47,6 +47,9 @@ class ImageEvalSet:
     seed: int = 0
     labels: np.ndarray | None = None
     reconstructions: np.ndarray | None = None
+    # How `reconstructions` pair with `reference`, for the signature: None for a model's own
+    # reconstructions; "names" or "order" for images scored as pairs (score --paired, score.py).
+    pairing: str | None = None
     latents: LatentFactors | None = None
     dataset_meta: dict = field(default_factory=dict)
     # Features of the reference and train sets are shared across models: pass them in when known.

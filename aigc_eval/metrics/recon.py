@@ -1,4 +1,8 @@
-"""Reconstruction quality of VAEs: PSNR and SSIM of reconstructions vs the held-out originals.
+"""Paired image quality: PSNR and SSIM of each image vs its original, averaged over the pairs.
+
+The pairs are a VAE's reconstructions of the held-out originals (`run`), or generated images paired
+one to one with reference images (`score` with matching file names or --paired: super-resolution,
+restoration and reconstruction outputs against their ground truth).
 
 Both are computed per image on uint8 pixels (data range 255) and averaged over the set.
 
@@ -79,9 +83,13 @@ def ssim_per_image(originals: np.ndarray, reconstructions: np.ndarray, chunk: in
 
 
 class ReconstructionQuality(Metric):
-    """PSNR and SSIM of the model's reconstructions of the real test images (VAEs only)."""
+    """PSNR and SSIM of image pairs: a model's reconstructions of the real test images (VAEs), or
+    generated images against their paired reference images (score)."""
 
     name = "recon"
+
+    def needs_pixels(self, dataset_meta: dict) -> bool:
+        return True  # a generator's images scored as pairs are kept, not only their features
 
     def compute(self, eval_set):
         recon = eval_set.reconstructions
@@ -90,14 +98,19 @@ class ReconstructionQuality(Metric):
         originals = eval_set.reference
         if recon.shape != originals.shape:
             raise ValueError(f"recon: {recon.shape} reconstructions for {originals.shape} originals")
-        sig = eval_set.signature("recon", n_recon=len(recon))
+        if eval_set.pairing is None:
+            sig = eval_set.signature("recon", n_recon=len(recon))
+            pairs = "reconstructions vs the real test images"
+        else:
+            sig = eval_set.signature("recon", n_pairs=len(recon), pairing=eval_set.pairing)
+            pairs = f"generated vs reference images paired by {eval_set.pairing}"
         psnr = self.score("psnr", psnr_per_image(originals, recon).mean(), sig, True,
-                          f"Peak signal-to-noise ratio of reconstructions vs the real test images, dB, per image "
+                          f"Peak signal-to-noise ratio of {pairs}, dB, per image "
                           f"capped at {PSNR_CAP_DB:g} (higher is better)")
         try:
             ssim = ssim_per_image(originals, recon).mean()
         except NotApplicable as exc:  # images smaller than the window: PSNR still applies
             raise NotApplicable(str(exc), name="ssim", scores=[psnr]) from None
         return [psnr, self.score("ssim", ssim, sig, True,
-                                 "Structural similarity (Gaussian window, sigma 1.5) of reconstructions vs the real "
-                                 "test images, in [-1, 1] (higher is better)")]
+                                 f"Structural similarity (Gaussian window, sigma 1.5) of {pairs}, in [-1, 1], "
+                                 "averaged over the pairs (higher is better)")]

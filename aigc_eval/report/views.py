@@ -26,7 +26,7 @@ from .tables import fmt_mean_std, fmt_number
 
 DEFAULT_HEADLINE = ("fd", "precision", "recall", "hallucination_rate", "factual_hallucination_rate",
                     "controllability", "factor_match", "cond_accuracy", "bleu5", "self_bleu5",
-                    "feature_diversity", "human_preference")
+                    "feature_diversity", "psnr", "ssim", "human_preference")
 
 # family -> metric names; a trailing "*" matches a prefix. First match wins, in this order.
 FAMILIES = {
