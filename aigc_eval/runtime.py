@@ -10,7 +10,7 @@ import os
 import platform
 import subprocess
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 from .errors import UserError
 
@@ -64,6 +64,32 @@ def setup_runtime(device: str = "auto", threads: int | None = None, compile: boo
     if on_cuda:
         torch.backends.cudnn.benchmark = True
     return Runtime(device=dev, threads=threads, amp=on_cuda, channels_last=on_cuda, compile=compile)
+
+
+def keeps_caller_threads(fn):
+    """For library entry points that call setup_runtime (aigc_eval.evaluate, reference_stats): the
+    caller's torch thread count, OMP_NUM_THREADS and BLAS thread limits are restored when the call
+    returns or raises, so that scoring inside someone's training loop does not leave the training
+    on one thread."""
+
+    @wraps(fn)
+    def call(*args, **kwargs):
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch_threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+        blas = threadpool_limits(limits=None)  # changes nothing; remembers the current limits
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(torch_threads)
+            if omp is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = omp
+            blas.restore_original_limits()
+
+    return call
 
 
 def stable_hash(obj, length: int = 12) -> str:

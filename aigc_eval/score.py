@@ -29,10 +29,11 @@ from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
 from .inputs import Samples, Stream, check_pair_counts, check_reference, find_pairing, read_samples
 from .metrics import METRICS, build_metric
 from .results import CellResult
-from .runtime import setup_runtime, stable_hash
+from .runtime import keeps_caller_threads, setup_runtime, stable_hash
 from .validate import cli_positive, cli_seed
 
 
+@keeps_caller_threads
 def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None,
              seed: int = 0, batch_size: int = 500, name: str | None = None, device: str = "auto",
              threads: int | None = None, data_root=None, inception_weights=None, progress: bool = False,
@@ -114,6 +115,7 @@ def _reference_input(reference, reference_is: str, track, kind: str, n, seed: in
     return ref
 
 
+@keeps_caller_threads
 def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None, seed: int = 0,
                     batch_size: int = 500, device: str = "auto", threads: int | None = None, data_root=None,
                     inception_weights=None, progress: bool = False, log=print) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -252,3 +253,29 @@ def test_statistics_from_other_weights_are_a_one_line_error(tmp_path, digits, ca
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "was computed with extractor:digits-cnn@000000000000" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_library_call_leaves_the_callers_threads_as_they_were(monkeypatch):
+    """evaluate(threads=1) pins one thread while it scores, then gives the caller back its settings."""
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    blas_before = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
+    seen = {}
+
+    def generator(n, generator):
+        seen["threads"] = torch.get_num_threads()
+        return torch.rand(n, 1, 16, 16, generator=generator)
+
+    try:
+        aigc_eval.evaluate(generator, np.zeros((8, 1, 16, 16), np.uint8), metrics=["fd"], extractor="random-cnn",
+                           n=8, threads=1, log=lambda m: None)
+        assert seen["threads"] == 1  # pinned during the call, as the signature records
+        assert torch.get_num_threads() == 3
+        assert "OMP_NUM_THREADS" not in os.environ
+        blas_after = {p["filepath"]: p["num_threads"] for p in threadpool_info()}  # and libraries loaded since
+        assert {f: blas_after[f] for f in blas_before} == blas_before
+    finally:
+        torch.set_num_threads(before)

@@ -44,6 +44,7 @@ def calibration_ordering(extractor, images: np.ndarray, seed: int = 0) -> dict:
     values = [fd[k] for k in DEGRADATIONS]
     monotone = all(x < y for x, y in zip(values, values[1:]))
     ratios = {k: fd[k] / fd["real"] if fd["real"] > 0 else None for k in DEGRADATIONS}  # None: JSON has no inf
-    summary = (f"FD real {fd['real']:.4g} < blur σ1 ×{ratios['blur1']:.3g} < σ2 ×{ratios['blur2']:.3g} < noise "
-               f"×{ratios['noise']:.3g} ({len(a)} vs {len(b)}): {'monotone' if monotone else 'NOT monotone'}")
+    times = {k: "×n/a" if r is None else f"×{r:.3g}" for k, r in ratios.items()}  # n/a: FD(real) is 0
+    summary = (f"FD real {fd['real']:.4g} < blur σ1 {times['blur1']} < σ2 {times['blur2']} < noise "
+               f"{times['noise']} ({len(a)} vs {len(b)}): {'monotone' if monotone else 'NOT monotone'}")
     return {"fd": fd, "ratios": ratios, "monotone": monotone, "n": len(a), "summary": summary}
