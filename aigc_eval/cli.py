@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="score each generated image against its reference image with PSNR and SSIM: by file "
                             "name when two flat folders hold the same names (found without this flag), else by "
                             "order; --no-paired never pairs")
+    score.add_argument("--per-sample", default=None, metavar="FILE.csv",
+                       help="also write one row per generated sample: memorization's nearest training image, "
+                            "the shapes oracle's verdict and reading, paired PSNR/SSIM")
     score.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_runtime_args(score)
 
@@ -238,9 +241,11 @@ def _list(_args) -> int:
 
 
 def _score(args) -> int:
-    from .validate import check_out_dir
+    from .validate import check_csv_out, check_out_dir
 
     check_out_dir(args.out)  # before the report's plotting library is imported: a bad --out costs nothing
+    if args.per_sample is not None:
+        check_csv_out("--per-sample", args.per_sample)
     from .score import evaluate
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
@@ -249,6 +254,8 @@ def _score(args) -> int:
                        threads=args.threads, data_root=args.data_root, inception_weights=args.inception_weights,
                        progress=not args.no_progress, paired=args.paired, log=log)
     run_dir = results.write(args.out, log=log)
+    if args.per_sample is not None:
+        log(f"per-sample scores: {results.write_per_sample(args.per_sample)}")
     _print_summary(run_dir, results.results, args.format)
     for metric, why in results.not_applicable.items():
         print(f"not applicable: {metric}: {why}", file=sys.stderr if args.format else sys.stdout)

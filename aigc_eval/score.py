@@ -26,7 +26,7 @@ from .errors import UserError
 from .features import EXTRACTORS
 from .harness.evaluate import evaluate_samples
 from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
-from .inputs import Samples, Stream, check_pair_counts, check_reference, find_pairing, read_samples
+from .inputs import Samples, Stream, check_pair_counts, check_reference, read_samples
 from .metrics import METRICS, build_metric
 from .results import CellResult
 from .runtime import keeps_caller_threads, setup_runtime, stable_hash
@@ -58,7 +58,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     runtime = setup_runtime(device, threads)
     samples = read_samples(generated, "--generated", n=n, seed=seed, batch_size=batch_size, progress=progress)
     track = TRACKS[samples.kind]
-    pairing = find_pairing(generated, reference, reference_is, paired) if samples.kind == "image" else None
+    pairing = track.find_pairing(generated, reference, reference_is, paired)
 
     def check(dataset):
         if dataset.kind != samples.kind:
@@ -90,13 +90,13 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
                               **({"pairing": pairing} if pairing else {})},
                       config_hash=stable_hash([fingerprint, ctx.dataset.fingerprint(), seed, extractor]
                                               + ([pairing] if pairing else [])))
-    not_applicable = {}
+    not_applicable, per_sample = {}, {}
     cell.set_scores(evaluate_samples(names, ctx, data, None, seed, reconstructions=track.pairs(data, ctx, pairing),
-                                     pairing=pairing,
+                                     pairing=pairing, per_sample=per_sample,
                                      not_applicable=not_applicable))
     cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
-    return Results(cell, ctx, runtime, t_start)
+    return Results(cell, ctx, runtime, t_start, per_sample)
 
 
 def _reference_input(reference, reference_is: str, track, kind: str, n, seed: int, batch_size: int, progress: bool,
@@ -176,8 +176,9 @@ class Results:
     a value; results.write(out) the same report as `aigc-eval run` (results.json, leaderboard, HTML),
     returning the run folder."""
 
-    def __init__(self, cell: CellResult, ctx, runtime, t_start: float):
+    def __init__(self, cell: CellResult, ctx, runtime, t_start: float, per_sample: dict | None = None):
         self.cell, self.ctx, self.runtime, self.t_start = cell, ctx, runtime, t_start
+        self._per_sample = per_sample or {}
         self.run_dir: Path | None = None
         self.results: dict | None = None  # the run's results.json, once written
 
@@ -204,6 +205,23 @@ class Results:
         rows += [{"metric": k, "value": math.nan, "better": "", "signature": "", "description": "",
                   "not_applicable": why} for k, why in self.not_applicable.items()]
         return pd.DataFrame(rows, columns=["metric", "value", "better", "signature", "description", "not_applicable"])
+
+    def per_sample(self):
+        """One row per generated sample (`sample`: its index) with the metrics' per-sample columns:
+        memorization's nearest_train_distance / nearest_train_index / memorized (blank outside its
+        capped subset), the shapes oracle's oracle_verdict / oracle_reason / oracle_read /
+        oracle_rms, paired_psnr / paired_ssim when images are paired. Worst first is yours to sort."""
+        import pandas as pd
+
+        n = len(next(iter(self._per_sample.values()), []))
+        return pd.DataFrame({"sample": range(n), **self._per_sample})
+
+    def write_per_sample(self, path) -> Path:
+        """per_sample() as CSV at `path`, written atomically."""
+        from .atomic import save_with
+
+        table = self.per_sample()
+        return save_with(Path(path), lambda tmp: table.to_csv(tmp, index=False))
 
     def __str__(self) -> str:
         from .report.tables import fmt_number

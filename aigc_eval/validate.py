@@ -364,16 +364,33 @@ def inside(root, path) -> Path:
 
 def check_out_dir(out) -> Path:
     """--out: a folder that exists or can be created, and that can be written; a UserError otherwise."""
-    import os
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     probe = out
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir():
-        raise UserError(f"--out {out}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: {probe} is not writable")
+    _check_writable_folder("--out", out, probe)
     return out
+
+
+def _check_writable_folder(option: str, path: Path, folder: Path) -> None:
+    import os
+
+    if not folder.is_dir():
+        raise UserError(f"{option} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: {folder} is not writable")
+
+
+def check_csv_out(option: str, path) -> Path:
+    """A CSV file to write: ends in .csv, its folder exists and is writable, and it is not a folder."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise UserError(f"{option} {path}: expected a path ending in .csv")
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a folder; expected a .csv file to write")
+    if not path.parent.exists():
+        raise UserError(f"{option} {path}: the folder {path.parent} does not exist")
+    _check_writable_folder(option, path, path.parent)
+    return path

@@ -37,13 +37,15 @@ def sample_model(model, ctx, n: int, seed: int, temperature: float | None = None
 
 def evaluate_samples(names, ctx, samples, labels, seed: int, model=None, reconstructions=None,
                      options: dict | None = None, not_applicable: dict | None = None,
-                     pairing: str | None = None) -> list[Score]:
+                     pairing: str | None = None, per_sample: dict | None = None) -> list[Score]:
     """Run metrics `names` on `samples`, each built with its `options` ({metric: {parameter: value}},
     a suite's [eval.options]). With a `model`, reconstruction and NLL metrics use it too;
     `reconstructions` given directly (score: paired files, `pairing` says how) take the place of the model's.
     not_applicable: a dict that collects {metric: reason} for metrics that cannot apply to these
-    samples, while the others still run; without it such a metric raises (errors.NotApplicable)."""
+    samples, while the others still run; without it such a metric raises (errors.NotApplicable).
+    per_sample: a dict that collects per-sample columns of image metrics ({column: values}), for
+    score --per-sample."""
     options = options or {}
     metrics = [build_metric(n, **options.get(n, {})) for n in names]
     return ctx.track.evaluate(metrics, ctx, samples, labels, seed, model=model, reconstructions=reconstructions,
-                              not_applicable=not_applicable, pairing=pairing)
+                              not_applicable=not_applicable, pairing=pairing, per_sample=per_sample)

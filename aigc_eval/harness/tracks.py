@@ -46,7 +46,7 @@ from ..metrics import ImageEvalSet, TextEvalSet
 from ..metrics.base import LatentFactors
 from ..metrics.shapes_oracle import judge
 from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
-from ..inputs import Stream
+from ..inputs import Stream, find_pairing
 from ..runtime import array_hash, stable_hash
 from ..samples import save_samples_npz
 from ..worlds.readings import grid_readings, text_readings
@@ -145,7 +145,8 @@ class ImageTrack:
         return out.numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
 
     def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
-                 not_applicable: dict | None = None, pairing: str | None = None) -> list[Score]:
+                 not_applicable: dict | None = None, pairing: str | None = None,
+                 per_sample: dict | None = None) -> list[Score]:
         if reconstructions is None and isinstance(model, ReconstructionModel) \
                 and any(m.name == "recon" for m in metrics):
             reconstructions = self.reconstructions(model, ctx)
@@ -164,6 +165,7 @@ class ImageTrack:
                 generated=None if streamed else samples, generated_features=samples.features[ext.tag] if streamed else None,
                 reference=ctx.reference[0], train=ctx.dataset.train_x, extractor=ext, seed=seed,
                 labels=labels, reconstructions=reconstructions, pairing=pairing, latents=latents,
+                per_sample=per_sample if i == 0 else None,
                 dataset_meta=ctx.dataset.meta,
                 reference_stats=ctx.reference_stats,
                 reference_features_cache=None if ctx.reference_stats is not None else ctx.features(ext, "reference"),
@@ -304,6 +306,9 @@ class ImageTrack:
             return stream.collect()
         return Extracted.of(stream, ctx.extractors)
 
+    def find_pairing(self, generated, reference, reference_is: str, paired: bool | None) -> str | None:
+        return find_pairing(generated, reference, reference_is, paired)
+
     def pairs(self, samples, ctx, pairing: str | None = None):
         """The generated images as the "reconstructions" of the reference when `score` pairs them
         (score.find_pairing): PSNR and SSIM (metrics.recon) then score each pair; else None."""
@@ -362,7 +367,8 @@ class TextTrack:
         return list(ctx.reference[0]), list(_reconstruct(model, ctx))
 
     def evaluate(self, metrics, ctx, samples, labels, seed: int, model=None, reconstructions=None,
-                 not_applicable: dict | None = None, pairing: str | None = None) -> list[Score]:
+                 not_applicable: dict | None = None, pairing: str | None = None,
+                 per_sample: dict | None = None) -> list[Score]:
         nll = None
         ref_x, ref_y = ctx.reference
         if isinstance(model, LikelihoodModel):
@@ -418,6 +424,10 @@ class TextTrack:
 
     def diagnose(self, ctx, seed: int) -> None:
         """Text has no feature extractor to diagnose."""
+
+    def find_pairing(self, generated, reference, reference_is: str, paired: bool | None) -> None:
+        """Sentences pair by order whenever both sides hold as many (pairs); nothing to find."""
+        return None
 
     def pairs(self, samples, ctx, pairing: str | None = None):
         """(references, generated) when both hold as many sentences: ROUGE and chrF score them as pairs

@@ -47,6 +47,9 @@ class ImageEvalSet:
     seed: int = 0
     labels: np.ndarray | None = None
     reconstructions: np.ndarray | None = None
+    # Per-sample columns ({column: values over the generated samples}) that metrics add with
+    # add_per_sample when the caller collects them (score --per-sample); None: not collected.
+    per_sample: dict | None = None
     # How `reconstructions` pair with `reference`, for the signature: None for a model's own
     # reconstructions; "names" or "order" for images scored as pairs (score --paired, score.py).
     pairing: str | None = None
@@ -81,6 +84,16 @@ class ImageEvalSet:
         if callable(cache):
             cache = cache()
         return cache or self.extractor.extract(self.train)
+
+    def add_per_sample(self, rows, **columns) -> None:
+        """Set `columns` at generated-sample indices `rows` (all samples: slice(None)); rows not set
+        stay blank (NaN, or None for text and booleans)."""
+        n = self.n_generated
+        for name, values in columns.items():
+            values = np.asarray(values)
+            if name not in self.per_sample:
+                self.per_sample[name] = np.full(n, np.nan) if values.dtype.kind == "f" else np.full(n, None, object)
+            self.per_sample[name][rows] = values
 
     def signature(self, metric: str, **extra) -> Signature:
         n_ref = len(self.reference) if self.reference_stats is None else self.reference_stats.n

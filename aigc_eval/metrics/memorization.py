@@ -28,7 +28,7 @@ import torch
 
 from ..errors import UserError
 from .base import Metric
-from .neighbours import as_tensor, nearest_distances
+from .neighbours import as_tensor, nearest_distances, nearest_neighbours
 
 SPACES = ("pixels", "features")
 
@@ -38,12 +38,19 @@ def pixel_vectors(images: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def memorized_fraction(samples, real, train, quantile: float = 0.05, device: str = "cpu") -> float:
-    """Share of samples with d < tau, for vectors of samples, real test images and train images."""
+def nearest_training(samples, real, train, quantile: float = 0.05, device: str = "cpu"):
+    """(tau, d, index): the threshold tau, and each sample's distance d to its nearest training
+    vector and that vector's index, for vectors of samples, real test images and train images."""
     train_t = as_tensor(train, device)
     tau = torch.quantile(nearest_distances(as_tensor(real, device), train_t).double(), quantile).item()
-    d_samples = nearest_distances(as_tensor(samples, device), train_t)
-    return float((d_samples < tau).double().mean())
+    d_samples, index = nearest_neighbours(as_tensor(samples, device), train_t)
+    return tau, d_samples.double().cpu().numpy(), index.cpu().numpy()
+
+
+def memorized_fraction(samples, real, train, quantile: float = 0.05, device: str = "cpu") -> float:
+    """Share of samples with d < tau."""
+    tau, d, _ = nearest_training(samples, real, train, quantile, device)
+    return float(np.mean(d < tau))
 
 
 class Memorization(Metric):
@@ -77,7 +84,11 @@ class Memorization(Metric):
         else:
             samples, real = eval_set.gen["features"][gen_idx], eval_set.ref["features"][ref_idx]
             train = eval_set.train_feats["features"]
-        value = memorized_fraction(samples, real, train, self.quantile, self.device)
+        tau, d, nearest = nearest_training(samples, real, train, self.quantile, self.device)
+        value = float(np.mean(d < tau))
+        if eval_set.per_sample is not None:  # the samples outside the capped subset stay blank
+            eval_set.add_per_sample(gen_idx, nearest_train_distance=d, nearest_train_index=nearest,
+                                    memorized=d < tau)
         sig = eval_set.signature("memorization", q=self.quantile, space=self.space,
                                  n_mem=len(gen_idx), n_train=len(eval_set.train))
         return [self.score("memorization", value, sig, False,

@@ -52,10 +52,17 @@ def kth_neighbour_radii(x: torch.Tensor, k: int, max_block_elems: int = DEFAULT_
     return radii
 
 
+def nearest_neighbours(x: torch.Tensor, y: torch.Tensor,
+                       max_block_elems: int = DEFAULT_BLOCK_ELEMS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance from each point of x to its nearest point of y, and that point's index in y."""
+    dist = torch.empty(len(x), dtype=x.dtype, device=x.device)
+    index = torch.empty(len(x), dtype=torch.int64, device=x.device)
+    for rows, d in distance_blocks(x, y, max_block_elems):
+        dist[rows], index[rows] = d.min(dim=1)
+    return dist, index
+
+
 def nearest_distances(x: torch.Tensor, y: torch.Tensor,
                       max_block_elems: int = DEFAULT_BLOCK_ELEMS) -> torch.Tensor:
     """Distance from each point of x to its nearest point of y."""
-    out = torch.empty(len(x), dtype=x.dtype, device=x.device)
-    for rows, d in distance_blocks(x, y, max_block_elems):
-        out[rows] = d.min(dim=1).values
-    return out
+    return nearest_neighbours(x, y, max_block_elems)[0]

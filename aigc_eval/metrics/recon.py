@@ -104,13 +104,20 @@ class ReconstructionQuality(Metric):
         else:
             sig = eval_set.signature("recon", n_pairs=len(recon), pairing=eval_set.pairing)
             pairs = f"generated vs reference images paired by {eval_set.pairing}"
-        psnr = self.score("psnr", psnr_per_image(originals, recon).mean(), sig, True,
+        per_pair = eval_set.per_sample is not None and eval_set.pairing is not None
+        psnrs = psnr_per_image(originals, recon)
+        if per_pair:
+            eval_set.add_per_sample(slice(None), paired_psnr=psnrs)
+        psnr = self.score("psnr", psnrs.mean(), sig, True,
                           f"Peak signal-to-noise ratio of {pairs}, dB, per image "
                           f"capped at {PSNR_CAP_DB:g} (higher is better)")
         try:
-            ssim = ssim_per_image(originals, recon).mean()
+            ssims = ssim_per_image(originals, recon)
         except NotApplicable as exc:  # images smaller than the window: PSNR still applies
             raise NotApplicable(str(exc), name="ssim", scores=[psnr]) from None
+        if per_pair:
+            eval_set.add_per_sample(slice(None), paired_ssim=ssims)
+        ssim = ssims.mean()
         return [psnr, self.score("ssim", ssim, sig, True,
                                  f"Structural similarity (Gaussian window, sigma 1.5) of {pairs}, in [-1, 1], "
                                  "averaged over the pairs (higher is better)")]

@@ -73,6 +73,10 @@ class ShapesOracle(Metric):
             raise ValueError("shapes_oracle: no generated images to judge")
         oracle = world.oracle()
         found = oracle.recover(eval_set.generated)
+        if eval_set.per_sample is not None:
+            eval_set.add_per_sample(slice(None), oracle_verdict=found.verdict, oracle_reason=found.reason,
+                                    oracle_read=np.asarray(ShapesWorld.class_names(), object)[found.labels],
+                                    oracle_rms=found.rms)
         heldout = np.asarray(meta["heldout_labels"], np.int64)
         train_combos = np.setdiff1d(np.arange(NUM_COMBINATIONS), heldout)
         shown = np.unique(found.labels[found.valid])
