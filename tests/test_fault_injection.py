@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,27 +41,59 @@ models = ["dcgan", "vae"]
 calibration = ["noise"]
 """
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# One file per test session, shared with the spawned process of the kill loop (it inherits the variable).
+HANG_LOG = Path(tempfile.gettempdir()) / \
+    f"aigc-eval-fault-injection-{os.environ.setdefault('AIGC_EVAL_FAULTS_SESSION', str(os.getpid()))}.log"
+
+
+def _hang_log() -> str:
+    return HANG_LOG.read_text() if HANG_LOG.is_file() else ""
+
+
+# A run here takes seconds; a child still running after this long is hung. It then prints every
+# thread's stack and exits 1, so that the test fails with the place instead of CI timing out.
+CHILD_DEADLINE_S = 300
 
 
 def _run_forked(argv: list[str]) -> int:
     """`aigc-eval ARGV` in a forked child (the parent's imports and dataset contexts are inherited,
-    so a run takes seconds); returns its pid."""
+    so a run takes seconds); returns its pid. The child's stderr goes to HANG_LOG (the deadline's
+    stacks); its stdout to /dev/null."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
+        code = 99
         try:
+            import faulthandler
+
+            import torch
+
+            # Fork copies only this thread: an OpenMP pool the parent used would wait forever for
+            # threads the child does not have (libgomp; measured: the child's first 2-thread conv
+            # hung). One thread, as torch's DataLoader workers do, before anything else runs.
+            torch.set_num_threads(1)
+            stacks = open(HANG_LOG, "a", buffering=1)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
+            os.dup2(stacks.fileno(), 2)
+            sys.stderr = stacks  # pytest's capture replaced sys.stderr in the parent
+            faulthandler.dump_traceback_later(CHILD_DEADLINE_S, exit=True, file=stacks)
             code = cli.main(argv)
         except BaseException:
-            code = 99
-        os._exit(code)
+            import traceback
+
+            traceback.print_exc()  # into HANG_LOG, which the failing assertion shows
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
     return pid
 
 
 def _wait(pid: int) -> int:
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 1 and "Thread 0x" in _hang_log():
+        raise AssertionError(f"a forked aigc-eval run hung for {CHILD_DEADLINE_S} s; its stacks:\n{_hang_log()}")
+    return code
 
 
 def _complete(run_dir: Path) -> bool:
@@ -102,7 +135,7 @@ def _snapshot(root: Path, skip: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory):
-    """The digits context and extractor built in this process, so that forked runs inherit them."""
+    """The digits context and extractor built (and cached on disk) once for this module's runs."""
     from aigc_eval.harness.tracks import get_context
 
     get_context("digits", {}, None, "cpu", log=lambda m: None)
@@ -119,19 +152,27 @@ def _argv(suite: Path, out: Path) -> list[str]:
             "--threads", "1"]
 
 
-def test_sigkill_at_random_instants_loses_nothing_and_shows_nothing_incomplete(warm):
-    root, suite = warm
+def _soak(root: Path, suite: Path, kills: int) -> str:
+    """The kill loop. It runs in a fresh interpreter (see the test), so that the processes it forks
+    copy nothing of the test session: no other thread, no held lock, no OpenMP pool. The digits
+    context is built here first, so that the forked runs inherit it and take seconds."""
+    import torch
+
+    from aigc_eval.harness.tracks import get_context
+
+    torch.set_num_threads(1)
+    get_context("digits", {}, None, "cpu", log=lambda m: None)
     runs = root / "runs"
     runs.mkdir()
     t0 = time.perf_counter()
-    assert _wait(_run_forked(_argv(suite, runs / "reference"))) == 0
+    assert _wait(_run_forked(_argv(suite, runs / "reference"))) == 0, _hang_log()[-3000:]
     full_s = time.perf_counter() - t0
     reference = _metric_values(json.loads((runs / "reference" / "latest" / "results.json").read_text()))
     assert len(reference) >= 3 * 5
     before = _snapshot(root, runs)
     rng = random.Random(13)
     survived, phases = 0, {}
-    for i in range(KILLS):
+    for i in range(kills):
         out = runs / f"kill{i}"
         at = rng.uniform(0.0, 1.1 * full_s)
         pid = _run_forked(_argv(suite, out))
@@ -143,16 +184,38 @@ def test_sigkill_at_random_instants_loses_nothing_and_shows_nothing_incomplete(w
                  "cells" if (out / "cells").is_dir() else "set-up")
         phases[phase] = phases.get(phase, 0) + 1
         assert _visible_problems(out) == [] if out.is_dir() else True, f"kill {i} at {at:.2f} s"
-        assert _wait(_run_forked(_argv(suite, out))) == 0, f"rerun after kill {i}"
+        assert _wait(_run_forked(_argv(suite, out))) == 0, f"rerun after kill {i}: {_hang_log()[-3000:]}"
         assert _visible_problems(out) == []
         assert not [p for p in out.iterdir() if p.name.startswith(".incomplete-")], "orphan left after rerun"
         again = _metric_values(json.loads((out / "latest" / "results.json").read_text()))
         assert again == reference, f"kill {i} at {at:.2f} s changed the numbers"
         assert _snapshot(root, runs) == before, "a file outside --out changed"
         survived += 1
-    print(f"\n{survived}/{KILLS} kills survived (uninterrupted run {full_s:.1f} s; killed during: {phases}); "
-          "0 results lost, 0 incomplete runs listed")
-    assert survived == KILLS
+    assert survived == kills
+    return (f"{survived}/{kills} kills survived (uninterrupted run {full_s:.1f} s; killed during: {phases}); "
+            "0 results lost, 0 incomplete runs listed")
+
+
+def test_sigkill_at_random_instants_loses_nothing_and_shows_nothing_incomplete(warm):
+    """Forking the test session itself hung CI once (its 90 min ran out inside this test): a fork
+    copies one thread of a process whose other threads may hold locks. So the loop runs in a
+    spawned interpreter, within a deadline; a child that hangs prints its stacks (CHILD_DEADLINE_S)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    root, suite = warm
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    deadline_s = 120 + 60 * KILLS
+    try:
+        summary = pool.submit(_soak, root, suite, KILLS).result(timeout=deadline_s)
+    except FutureTimeout:
+        for proc in list(pool._processes.values()):
+            proc.kill()
+        pytest.fail(f"{KILLS} kills did not finish within {deadline_s} s; children's stacks:\n{_hang_log()}")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    print("\n" + summary)
 
 
 def _finished_run(suite: Path, out: Path, capsys) -> tuple[str, bytes, int]:
