@@ -5,8 +5,13 @@ An extractor factory is a callable `factory(dataset, device="cpu", log=print, **
 returns a FeatureExtractor (extractor.py); `register_extractor` checks that, as torch-fidelity's
 `register_feature_extractor` checks its classes. Built in:
 
+    clip                  CLIP's image encoder (torch-fidelity's port) from a local OpenAI archive,
+                          ViT-B-32.pt by default (--extractor-weights PATH); FD is fd_clip
     domain-cnn            a small classifier trained on the dataset's labels (cached by content hash)
     inception-v3-compat   torch-fidelity's Inception from a local weights file (FD is called FID)
+
+Factories that load a weights file take `weights_path` (`--extractor-weights`); a default path
+under the cache is used without it, and a missing file is a one-line error naming what to fetch.
     random-cnn            the domain CNN's architecture with seeded random weights: a baseline
     ssl-cnn               a small contrastive (SimCLR) CNN trained on the reference's images, for
                           references without labels (domain-cnn switches to it there; cached)
@@ -37,11 +42,36 @@ def _check_factory(name: str, factory) -> None:
 
 
 EXTRACTORS = Registry("feature extractor", check=_check_factory)
+EXTRACTORS.register("clip", "aigc_eval.features.fidelity:clip_extractor")
 EXTRACTORS.register("domain-cnn", "aigc_eval.features.classifier:classifier_extractor")
 EXTRACTORS.register("inception-v3-compat", "aigc_eval.features.fidelity:inception_extractor")
 EXTRACTORS.register("random-cnn", "aigc_eval.features.random_cnn:random_cnn_extractor")
 EXTRACTORS.register("ssl-cnn", "aigc_eval.features.ssl:ssl_extractor")
 register_extractor = EXTRACTORS.register
+
+
+def takes_weights(name: str) -> bool:
+    """Whether the registered extractor `name` loads a weights file (its factory takes weights_path)."""
+    params = inspect.signature(EXTRACTORS.get(name)).parameters
+    return "weights_path" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def check_extractor_weights(name: str, weights_path) -> None:
+    """Cheap checks before any data is read: `name` is registered, and `weights_path`, when given,
+    exists and goes to an extractor that loads weights."""
+    from pathlib import Path
+
+    from ..errors import UserError
+
+    EXTRACTORS.get(name)
+    if weights_path is None:
+        return
+    if not takes_weights(name):
+        loaders = [n for n in EXTRACTORS.names() if takes_weights(n)]
+        raise UserError(f"--extractor-weights {weights_path}: extractor {name} loads no weights file (it is "
+                        f"trained on the data or random); extractors that do: {', '.join(loaders)}")
+    if not Path(weights_path).is_file():
+        raise UserError(f"--extractor-weights {weights_path}: no such file; expected the {name} weights file")
 
 
 def build_extractor(name: str, dataset, device: str = "cpu", log=print, **options) -> FeatureExtractor:
@@ -52,4 +82,5 @@ def build_extractor(name: str, dataset, device: str = "cpu", log=print, **option
     return extractor
 
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "build_extractor", "cache_dir", "register_extractor"]
+__all__ = ["EXTRACTORS", "FeatureExtractor", "build_extractor", "cache_dir", "register_extractor",
+           "check_extractor_weights", "takes_weights"]
