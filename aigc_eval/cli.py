@@ -33,6 +33,7 @@ def _add_runtime_args(p):
     p.add_argument("--data-root", default=None, help="folder holding local dataset files (MNIST IDX, CIFAR-10 pickles, image folders)")
     p.add_argument("--inception-weights", default=None,
                    help="path to torch-fidelity's pt_inception-2015-12-05 weights; adds FID with inception-v3-compat")
+    p.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), inception-v3-compat; default: under the cache, named in the error when missing")
     p.add_argument("--out", default="reports", help="report root; the run goes to OUT/<run-id>/ (default reports)")
     p.add_argument("--format", default=None, choices=FORMATS,
                    help="print the full leaderboard in this format for scripts (the paths go to stderr); "
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--threads", type=cli_threads, default=None)
     stats.add_argument("--data-root", default=None, help="folder holding local dataset files")
     stats.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights")
+    stats.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), inception-v3-compat; default: under the cache, named in the error when missing")
 
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
     hist.add_argument("--db", default="reports/history.sqlite")
@@ -177,7 +179,8 @@ def _run(args) -> int:
     run_dir, results = run_suite(
         suite, out_root=args.out, cells_dir=args.cells_dir, device=args.device, threads=args.threads,
         compile=args.compile,
-        data_root=args.data_root, inception_weights=args.inception_weights, executor=args.executor,
+        data_root=args.data_root, inception_weights=args.inception_weights,
+        extractor_weights=args.extractor_weights, executor=args.executor,
         ray_address=args.ray_address, force=args.force, progress=not args.no_progress,
         history=not args.no_history, baseline=args.baseline, workers=args.workers, log=_log)
     bad = _print_summary(run_dir, results, args.format)
@@ -252,7 +255,7 @@ def _score(args) -> int:
     results = evaluate(args.generated, args.reference, metrics=args.metrics, extractor=args.extractor, n=args.n,
                        seed=args.seed, name=args.name, device=args.device,
                        threads=args.threads, data_root=args.data_root, inception_weights=args.inception_weights,
-                       progress=not args.no_progress, paired=args.paired, log=log)
+                       extractor_weights=args.extractor_weights, progress=not args.no_progress, paired=args.paired, log=log)
     run_dir = results.write(args.out, log=log)
     if args.per_sample is not None:
         log(f"per-sample scores: {results.write_per_sample(args.per_sample)}")
@@ -267,6 +270,7 @@ def _stats(args) -> int:
 
     path = reference_stats(args.reference, args.out, extractor=args.extractor, device=args.device, threads=args.threads,
                            data_root=args.data_root, inception_weights=args.inception_weights,
+                           extractor_weights=args.extractor_weights,
                            log=lambda msg: print(msg, file=sys.stderr))
     print(path)
     return 0

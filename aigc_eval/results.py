@@ -63,6 +63,9 @@ class CellResult:
     cell_dir: str | None = None
     samples_png: str | None = None
     traversal_png: str | None = None
+    offenders: dict | None = None  # the worst samples by the oracle and by memorization (per_sample.py)
+    offenders_png: str | None = None
+    per_sample_csv: str | None = None
     not_applicable: dict | None = None  # {metric: why it cannot apply to these samples}
 
     _REQUIRED = ("model", "dataset", "seed", "kind", "calibration", "conditional", "config_hash", "status",

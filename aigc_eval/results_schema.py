@@ -87,6 +87,29 @@ _CELL = {
         },
         "samples_png": {"type": ["string", "null"]},
         "traversal_png": {"type": ["string", "null"]},
+        "offenders_png": {"type": ["string", "null"]},
+        "per_sample_csv": {"type": ["string", "null"]},
+        "offenders": {
+            "type": "object", "required": ["rows", "cols", "tile"],
+            "properties": {
+                "rows": {"type": "array", "items": {"enum": ["oracle", "nearest", "training"]}},
+                "cols": {"type": "integer", "minimum": 1},
+                "tile": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2},
+                "oracle": {"type": "object", "required": ["n", "n_rejected", "samples"], "properties": {
+                    "n": {"type": "integer", "minimum": 0}, "n_rejected": {"type": "integer", "minimum": 0},
+                    "samples": {"type": "array", "items": {
+                        "type": "object", "required": ["sample", "verdict", "reason"],
+                        "properties": {"sample": {"type": "integer", "minimum": 0},
+                                       "verdict": {"enum": ["ambiguous", "hallucinated"]},
+                                       "reason": {"type": "string"}, "read": {"type": "string"}}}}}},
+                "memorization": {"type": "object", "required": ["n_scored", "n_memorized", "samples"], "properties": {
+                    "n_scored": {"type": "integer", "minimum": 0}, "n_memorized": {"type": "integer", "minimum": 0},
+                    "samples": {"type": "array", "items": {
+                        "type": "object", "required": ["sample", "train_index", "distance", "memorized"],
+                        "properties": {"sample": {"type": "integer", "minimum": 0},
+                                       "train_index": {"type": "integer", "minimum": 0},
+                                       "distance": _NUMBER, "memorized": {"type": "boolean"}}}}}},
+            }},
         "not_applicable": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
         "sample_text_readings": {"type": "array", "items": {
             "type": "object", "required": ["verdict"],

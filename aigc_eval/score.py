@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .features import EXTRACTORS
+from .features import check_extractor_weights
 from .harness.evaluate import evaluate_samples
 from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
 from .inputs import Samples, Stream, check_pair_counts, check_reference, read_samples
@@ -37,11 +37,12 @@ from .validate import cli_positive, cli_seed
 def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None,
              seed: int = 0, batch_size: int = 500, name: str | None = None, device: str = "auto",
              threads: int | None = None, data_root=None, inception_weights=None, progress: bool = False,
-             paired: bool | None = None, log=print) -> "Results":
+             paired: bool | None = None, extractor_weights=None, log=print) -> "Results":
     """Score `generated` against `reference`; see the module docstring and aigc_eval/inputs.py.
 
     metrics: registered metric names (default: every metric of the samples' kind that needs no model);
-    extractor: the registered feature extractor of image metrics; n: samples to draw from a generator
+    extractor: the registered feature extractor of image metrics; extractor_weights: its weights
+    file, for extractors that load one (clip, inception-v3-compat); n: samples to draw from a generator
     (required there) or to keep of the given ones; seed: the generator's and the metrics' seed;
     batch_size: images per generator call; name: the row's name (default: from the input);
     paired: score generated images against reference images one to one with PSNR and SSIM
@@ -50,7 +51,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     t_start = time.perf_counter()
     for metric in metrics or ():
         METRICS.get(metric)  # an unknown name is a one-line error before any data is read
-    EXTRACTORS.get(extractor)
+    check_extractor_weights(extractor, extractor_weights)
     _check_int("n", n, cli_positive, allow_none=True)
     _check_int("batch_size", batch_size, cli_positive)
     _check_int("seed", seed, cli_seed)
@@ -67,7 +68,8 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
         track.check_generated(samples.data, dataset, f"--generated {_describe(generated)}")
 
     if reference_is == "stats":
-        ctx = track.stats_context(Path(reference), extractor, runtime.device, data_root, inception_weights, log, check)
+        ctx = track.stats_context(Path(reference), extractor, runtime.device, data_root, inception_weights, log, check,
+                                  extractor_weights=extractor_weights)
     else:
         # Pairs need the reference's images in their file order: a folder is then read as images,
         # not as the `folder` dataset (whose split reorders them).
@@ -76,7 +78,8 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
         if pairing:
             gen = samples.data
             check_pair_counts(gen.n if isinstance(gen, Stream) else len(gen), len(ref.data), pairing)
-        ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check)
+        ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check,
+                                      extractor_weights=extractor_weights)
     track.diagnose(ctx, seed)
     names = metrics or track.score_metrics + (["recon"] if pairing else [])
     data = samples.data
@@ -118,13 +121,13 @@ def _reference_input(reference, reference_is: str, track, kind: str, n, seed: in
 @keeps_caller_threads
 def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int | None = None, seed: int = 0,
                     batch_size: int = 500, device: str = "auto", threads: int | None = None, data_root=None,
-                    inception_weights=None, progress: bool = False, log=print) -> Path:
+                    inception_weights=None, progress: bool = False, extractor_weights=None, log=print) -> Path:
     """`aigc-eval stats`: the reference's feature mean, covariance and count, computed batch by batch
     (features.statistics.RunningStats) and saved to `out` (.npz, atomically), signed with the
     extractor's tag. The file then serves as `evaluate(..., reference=out)` (FD only)."""
     from .features.statistics import RunningStats, save_stats
 
-    EXTRACTORS.get(extractor)
+    check_extractor_weights(extractor, extractor_weights)
     out = Path(out)
     if out.suffix.lower() != ".npz":
         raise UserError(f"--out {out}: expected a path ending in .npz")
@@ -136,7 +139,8 @@ def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int |
     runtime = setup_runtime(device, threads)
     track = TRACKS["image"]
     ref = _reference_input(reference, reference_is, track, "image", n, seed, batch_size, progress)
-    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor)
+    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor,
+                                  extractor_weights=extractor_weights)
     ext, images = ctx.extractors[0], ctx.reference[0]
     stats = RunningStats()
     for start in range(0, len(images), batch_size):
@@ -211,17 +215,15 @@ class Results:
         memorization's nearest_train_distance / nearest_train_index / memorized (blank outside its
         capped subset), the shapes oracle's oracle_verdict / oracle_reason / oracle_read /
         oracle_rms, paired_psnr / paired_ssim when images are paired. Worst first is yours to sort."""
-        import pandas as pd
+        from .per_sample import per_sample_table
 
-        n = len(next(iter(self._per_sample.values()), []))
-        return pd.DataFrame({"sample": range(n), **self._per_sample})
+        return per_sample_table(self._per_sample)
 
     def write_per_sample(self, path) -> Path:
         """per_sample() as CSV at `path`, written atomically."""
-        from .atomic import save_with
+        from .per_sample import write_per_sample_csv
 
-        table = self.per_sample()
-        return save_with(Path(path), lambda tmp: table.to_csv(tmp, index=False))
+        return write_per_sample_csv(path, self._per_sample)
 
     def __str__(self) -> str:
         from .report.tables import fmt_number

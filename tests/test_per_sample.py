@@ -74,3 +74,51 @@ def test_paired_scores_are_per_pair_too(tmp_path):
     table = result.per_sample()
     assert table["paired_psnr"].mean() == pytest.approx(result["psnr"])
     assert table["paired_ssim"].mean() == pytest.approx(result["ssim"])
+
+
+def test_worst_offenders_take_each_reason_in_turn_and_the_nearest_copies_first():
+    from aigc_eval.per_sample import memorization_offenders, oracle_offenders
+
+    verdict = np.array(["valid", "hallucinated", "hallucinated", "ambiguous", "hallucinated", "valid", "hallucinated"],
+                       dtype=object)
+    reason = np.array(["", "two objects", "two objects", "two readings", "empty canvas", "", "two objects"],
+                      dtype=object)
+    found = oracle_offenders({"oracle_verdict": verdict, "oracle_reason": reason,
+                              "oracle_read": np.array(["r"] * 7, dtype=object)}, shown=3)
+    assert (found["n"], found["n_rejected"]) == (7, 5)
+    # the commonest reason first, then the next reason, before the commonest's second; ambiguous last
+    assert [s["sample"] for s in found["samples"]] == [1, 4, 2]
+    assert oracle_offenders({"oracle_verdict": verdict, "oracle_reason": reason, "oracle_read": reason},
+                            shown=8)["samples"][-1] == {"sample": 3, "verdict": "ambiguous", "reason": "two readings",
+                                                        "read": "two readings"}
+    distance = np.array([0.5, np.nan, 0.0, 0.2, np.nan])  # NaN: outside memorization's capped subset
+    nearest = memorization_offenders({"nearest_train_distance": distance,
+                                      "nearest_train_index": np.array([9, -1, 4, 7, -1]),
+                                      "memorized": np.array([False, None, True, True, None], dtype=object)}, shown=2)
+    assert nearest == {"n_scored": 3, "n_memorized": 2, "samples": [
+        {"sample": 2, "train_index": 4, "distance": 0.0, "memorized": True},
+        {"sample": 3, "train_index": 7, "distance": 0.2, "memorized": True}]}
+    assert oracle_offenders({}) is None and memorization_offenders({}) is None
+
+
+def test_a_run_keeps_per_sample_csvs_and_shows_copies_beside_their_training_images(smoke_run):
+    """The smoke run's copy-train row on digits: every sample is a training image, so the offenders'
+    two memorization rows are pixel-identical; noise on shapes: the oracle rejects all of it."""
+    from PIL import Image
+
+    run_dir, results = smoke_run
+    cells = {(c["model"], c["dataset"], c["seed"]): c for c in results["cells"]}
+    copy = cells[("copy-train", "digits", 0)]
+    found = copy["offenders"]
+    assert found["rows"] == ["nearest", "training"]
+    assert found["memorization"]["n_memorized"] == found["memorization"]["n_scored"] > 0
+    assert all(s["distance"] == 0.0 for s in found["memorization"]["samples"])
+    png = np.asarray(Image.open(run_dir / copy["offenders_png"]))
+    h = found["tile"][0] * 2 + 2  # make_grid_png: 1 px gap after each tile, scaled 2x
+    assert png.shape[0] == 2 * h and np.array_equal(png[:h], png[h:])
+    table = pd.read_csv(run_dir / copy["per_sample_csv"])
+    assert len(table) == 100 and table["memorized"].all()
+    noise = cells[("noise", "shapes", 0)]["offenders"]
+    assert noise["rows"][0] == "oracle" and noise["oracle"]["n_rejected"] == noise["oracle"]["n"] == 100
+    assert all(s["verdict"] == "hallucinated" for s in noise["oracle"]["samples"])
+    assert all("offenders" not in c for c in results["cells"] if c["kind"] == "text")

@@ -160,6 +160,19 @@ def test_score_on_tiny_images_is_one_line(tmp_path, capsys):
     assert_one_line_error(code, err, "1x1 pixels", "at least 4x4")
 
 
+def test_a_reference_folder_too_small_to_split_is_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for d in ("ref", "gen"):
+        (tmp_path / d).mkdir()
+        for i in range(6):  # the folder dataset's 20% test part: 1 image, which cannot be halved
+            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(tmp_path / d / f"{d}{i}.png")
+    code, _, err = run_cli(capsys, "score", "--generated", tmp_path / "gen", "--reference", tmp_path / "ref",
+                           "--out", tmp_path / "o")
+    assert_one_line_error(code, err, str(tmp_path / "ref"), "test split holds 1 item", "at least 2")
+
+
 def test_tiny_images_in_memory_are_one_line():
     """Arrays (and folders paired by name, read as arrays) get the folder dataset's size check."""
     import aigc_eval

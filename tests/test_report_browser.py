@@ -202,8 +202,8 @@ def test_hallucinated_samples_have_red_frames_and_ambiguous_amber(page, report_f
     tiles = page.evaluate(
         """() => [...document.querySelectorAll("#samples figure")].map(f => ({
              model: f.dataset.model, dataset: f.closest("[data-samples]").dataset.samples,
-             img: f.querySelector("img") && f.querySelector("img").getBoundingClientRect().toJSON(),
-             tiles: [...f.querySelectorAll(".tile")].map(t => ({
+             img: f.querySelector(":scope > .grid img") && f.querySelector(":scope > .grid img").getBoundingClientRect().toJSON(),
+             tiles: [...f.querySelectorAll(":scope > .grid .tile")].map(t => ({
                verdict: t.dataset.verdict, title: t.title, color: getComputedStyle(t).outlineColor,
                style: getComputedStyle(t).outlineStyle, box: t.getBoundingClientRect().toJSON()}))}))""")
     cells = _lowest_seed_cells(results)
@@ -234,7 +234,7 @@ def test_tooltips_give_the_oracles_reading(page, report_file):
     _, results = report_file
     cells = _lowest_seed_cells(results)
     cvae = cells[("cvae", "shapes")]["sample_grid"]["tiles"]
-    titles = page.locator('[data-samples="shapes"] figure[data-model="cvae"] .tile')
+    titles = page.locator('[data-samples="shapes"] figure[data-model="cvae"] > .grid .tile')
     assert titles.count() == len(cvae)
     for i in (0, len(cvae) - 1):
         title = titles.nth(i).get_attribute("title")
@@ -318,6 +318,32 @@ def test_blank_values_sort_last_both_ways(page):
                                           .map(r => r.cells[2].getAttribute("data-sort"))""")
         blanks = values.index("")
         assert all(v == "" for v in values[blanks:]) and blanks > 0
+
+
+def test_worst_offenders_sit_under_each_grid_with_their_reading(page, report_file):
+    """The noise row on shapes: the oracle's rejections, framed red, each titled with its reason;
+    copy-train on digits: the samples nearest a training image over those images, all memorized."""
+    _, results = report_file
+    cells = _lowest_seed_cells(results)
+    shown = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("[data-offenders]")].map(o => [
+             o.closest("[data-samples]").dataset.samples + "/" + o.dataset.offenders,
+             {titles: [...o.querySelectorAll(".tile")].map(t => t.title),
+              colors: [...o.querySelectorAll(".tile")].map(t => getComputedStyle(t).outlineColor),
+              rows: [...o.querySelectorAll("ol.rows li")].map(l => l.textContent),
+              csv: o.querySelector("a") && o.querySelector("a").getAttribute("href")}]))""")
+    noise, oracle = shown["shapes/noise"], cells[("noise", "shapes")]["offenders"]["oracle"]
+    assert noise["rows"][0].startswith(f"rejected by the oracle: {oracle['n_rejected']} of {oracle['n']} samples")
+    for title, color, sample in zip(noise["titles"], noise["colors"], oracle["samples"]):
+        assert title.startswith("hallucinated") and sample["reason"] in title and color == "rgb(224, 0, 0)"
+    copy = shown["digits/copy-train"]
+    assert copy["rows"][0].startswith("the samples nearest a training image") and len(copy["rows"]) == 2
+    assert all("distance 0 · memorized" in t for t in copy["titles"])
+    assert copy["csv"] == cells[("copy-train", "digits")]["per_sample_csv"]
+    _load_images(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator('[data-samples="shapes"] figure[data-model="noise"]').screenshot(
+        path=str(ARTIFACTS / "report-offenders.png"))
 
 
 def test_images_load_lazily_below_the_first_screen(page):

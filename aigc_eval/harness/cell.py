@@ -4,6 +4,7 @@ A cell lives in its own folder named by its config hash:
     checkpoint.pt   model + optimizer state, torch RNG state, step, loss curve (weights_only-loadable)
     cell.json       the finished result (status done | diverged | failed); its presence means "done"
     samples.npz / samples.txt, grid.png
+    per_sample.csv  the metrics' per-sample columns (memorization, the oracle); offenders.png their worst
 Re-running a finished cell with the same hash does no work. A killed cell resumes from its last
 checkpoint and reaches exactly the numbers of an uninterrupted run: batch indices depend only on
 (seed, step), and the torch RNG state is restored.
@@ -24,6 +25,7 @@ from ..atomic import save_with, write_json, write_text
 from ..data.local import one_line
 from ..errors import UserError
 from ..models import MODELS, apply_overrides, default_config
+from ..per_sample import write_per_sample_csv
 from ..results import CellResult
 from .evaluate import evaluate_samples, sample_model
 from .tracks import TRACKS
@@ -223,10 +225,13 @@ def run_cell(spec, ctx, cell_dir, runtime, force=False, progress=True, stop_at_s
         result.wall["sample"] = round(time.perf_counter() - t0, 3)
         ctx.track.save_samples(cell_dir, samples, labels)
         t0 = time.perf_counter()
+        per_sample: dict = {}
         scores = evaluate_samples(spec.eval[ctx.track.metrics_key], ctx, samples, labels, spec.seed, model=model,
-                                  options=spec.eval["options"])
+                                  options=spec.eval["options"], per_sample=per_sample)
         result.set_scores(scores + ctx.track.extra_scores(model, ctx, spec))
-        ctx.track.extras(result, model, ctx, spec, samples, labels, cell_dir)
+        if per_sample:
+            write_per_sample_csv(cell_dir / "per_sample.csv", per_sample)
+        ctx.track.extras(result, model, ctx, spec, samples, labels, cell_dir, per_sample)
         result.wall["eval"] = round(time.perf_counter() - t0, 3)
     except Diverged as exc:
         result.status, result.error = "diverged", str(exc)

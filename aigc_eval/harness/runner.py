@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..features import check_extractor_weights
 from ..history import append_run, history_series_with
 from ..performance import performance_rows, time_to_quality
 from ..report import write_report
@@ -111,21 +112,23 @@ def _publish(staging: Path, out_root: Path, results: dict) -> Path:
 
 def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", threads=None, compile=False,
               data_root=None,
-              inception_weights=None, executor="local", ray_address=None, force=False, progress=True,
+              inception_weights=None, extractor_weights=None, executor="local", ray_address=None, force=False, progress=True,
               history=True, baseline=None, workers=1, log=print) -> tuple[Path, dict]:
-    """workers: worker processes of the local executor, an integer or "auto" (the CLI's default)."""
+    """workers: worker processes of the local executor, an integer or "auto" (the CLI's default);
+    extractor_weights: the weights file of the suite's extractor, when it loads one."""
     t_start = time.perf_counter()
     out_root = Path(out_root)
     if baseline is not None:  # read before any training, so that a bad path costs nothing
         baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
+    check_extractor_weights(suite.eval["extractor"], extractor_weights)
     runtime = setup_runtime(device, threads, compile=compile)
     cell_executor = _executor(executor, ray_address, workers)  # a bad --executor/--workers costs nothing
     phases = {}
 
     t0 = time.perf_counter()
     contexts = {ds: get_context(ds, opts, data_root, runtime.device, inception_weights, log=log,
-                                extractor=suite.eval["extractor"])
+                                extractor=suite.eval["extractor"], extractor_weights=extractor_weights)
                 for ds, opts in suite.datasets.items()}
     phases["data_and_extractors"] = round(time.perf_counter() - t0, 3)
 
@@ -210,7 +213,9 @@ def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, co
         grid = Path(cell.pop("samples_png_source", "") or "/nonexistent")
         stem = f"{safe_name(cell['model'])}-{safe_name(cell['dataset'])}-s{int(cell['seed'])}"
         for source, key, name in ((grid, "samples_png", f"{stem}.png"),
-                                  (grid.with_name("traversal.png"), "traversal_png", f"{stem}-traversal.png")):
+                                  (grid.with_name("traversal.png"), "traversal_png", f"{stem}-traversal.png"),
+                                  (grid.with_name("offenders.png"), "offenders_png", f"{stem}-offenders.png"),
+                                  (grid.with_name("per_sample.csv"), "per_sample_csv", f"{stem}-per-sample.csv")):
             if source.is_file():
                 (staging / "samples").mkdir(exist_ok=True)
                 shutil.copyfile(source, inside(staging, staging / "samples" / name))

@@ -46,6 +46,7 @@ from ..metrics import ImageEvalSet, TextEvalSet
 from ..metrics.base import LatentFactors
 from ..metrics.shapes_oracle import judge
 from ..models import CodeModel, EncoderModel, LikelihoodModel, ReconstructionModel
+from ..per_sample import SHOWN, memorization_offenders, oracle_offenders
 from ..inputs import Stream, find_pairing
 from ..runtime import array_hash, stable_hash
 from ..samples import save_samples_npz
@@ -63,10 +64,14 @@ SAMPLING_SEEDS = 3  # extra sampling seeds for the controllability spread of con
 SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
 
 
-def split_test(labels: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified 50/50 split of range(n) into (reference, real-test) indices."""
+def split_test(labels: np.ndarray | None, n: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified 50/50 split of range(n) into (reference, real-test) indices; `what` names the
+    dataset's source in the error when its test split is too small to halve."""
     from sklearn.model_selection import train_test_split
 
+    if n < 2:
+        raise UserError(f"{what}: its test split holds {n} item{'s' if n != 1 else ''}; at least 2 are needed "
+                        "(half reference, half real-test), so it needs more images or sentences")
     idx = np.arange(n)
     stratify = labels if labels is not None and len(np.unique(labels)) > 1 and \
         np.bincount(labels).min() >= 2 else None
@@ -104,18 +109,21 @@ class ImageTrack:
     MIN_SCORED = 4  # precision/recall take k = 3 nearest neighbours among the generated images
 
     def split(self, ds) -> tuple[tuple, tuple]:
-        ref, real = split_test(ds.test_y, len(ds.test_x))
+        ref, real = split_test(ds.test_y, len(ds.test_x), ds.meta.get("source", ds.name))
         return (ds.test_x[ref], ds.test_y[ref]), (ds.test_x[real], ds.test_y[real])
 
-    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR) -> list:
+    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR,
+                   extractor_weights=None) -> list:
         """The registered `extractor` first (the primary one, domain-cnn by default, ssl-cnn instead
-        when the data has one class), then Inception if weights are given."""
+        when the data has one class; loaded from `extractor_weights` when it takes a weights file),
+        then Inception if weights are given."""
         if extractor == DEFAULT_EXTRACTOR and ds.num_classes < 2:
             # one class: a classifier learns nothing there (held-out accuracy 1.0, near-random features)
             log(f"{ds.name}: no labels (one class), so its features come from ssl-cnn, a contrastive network "
                 "trained on its images, instead of a domain classifier")
             extractor = "ssl-cnn"
-        found = [build_extractor(extractor, ds, device=device, log=log)]
+        found = [build_extractor(extractor, ds, device=device, log=log,
+                                 **({"weights_path": extractor_weights} if extractor_weights else {}))]
         if inception_weights:
             found.append(build_extractor("inception-v3-compat", ds, device=device, log=log,
                                          weights_path=inception_weights))
@@ -204,12 +212,15 @@ class ImageTrack:
                              f"(lower is better: a controllable model does not swing with the seed)", UNCERTAINTY))
         return out
 
-    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path) -> None:
-        """The oracle's reading of every sample of the grid, where the dataset has an oracle; on the
+    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
+        """The oracle's reading of every sample of the grid, where the dataset has an oracle; the worst
+        offenders among `per_sample`'s columns (offenders.png beside grid.png); on the
         shapes world, the controllability knobs: a guided model's guidance curve (scales
         `guidance_scales`, requests for trained combinations), and a code model's traversals
         (traversal.png beside grid.png)."""
         result.sample_grid = grid_readings(samples, labels, ctx.dataset.meta, grid_layout(labels, len(samples)), cols=8)
+        if per_sample:
+            result.offenders = save_offenders(cell_dir, samples, per_sample, ctx.dataset.train_x)
         if result.calibration or ctx.dataset.meta.get("world") != "shapes":
             return
         if model.conditional and spec.eval["guidance_scales"] and _has_config_field(model, "guidance"):
@@ -227,16 +238,16 @@ class ImageTrack:
             result.traversals = [{k: v for k, v in t.items() if k != "first_row"} for t in found]
 
     def reference_context(self, reference, device: str, data_root, inception_weights, log,
-                          extractor: str = DEFAULT_EXTRACTOR, check=None) -> "EvalContext":
+                          extractor: str = DEFAULT_EXTRACTOR, check=None, extractor_weights=None) -> "EvalContext":
         """`evaluate`'s context: `reference` is a dataset name, a folder of images (class subfolders or
         flat, the `folder` dataset) or images already read (inputs.Samples), scored in full. Without
         labels (a flat folder, images in memory) the default extractor is ssl-cnn (see extractors)."""
         if isinstance(reference, str):
             return get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor,
-                               check=check)
+                               check=check, extractor_weights=extractor_weights)
         if isinstance(reference, Path):  # scored against all its images; the extractor trains on the larger part
             ctx = get_context("folder", {}, reference, device, inception_weights, log=log, extractor=extractor,
-                              check=check)
+                              check=check, extractor_weights=extractor_weights)
             ds = ctx.dataset
             images, labels = np.concatenate([ds.train_x, ds.test_x]), np.concatenate([ds.train_y, ds.test_y])
             return EvalContext(ds, (images, labels), (images[:0], labels[:0]), ctx.extractors)
@@ -250,7 +261,7 @@ class ImageTrack:
         if check:
             check(ds)
         return EvalContext(ds, (images, labels), (images[:0], labels[:0]),
-                           self.extractors(ds, device, inception_weights, log, extractor))
+                           self.extractors(ds, device, inception_weights, log, extractor, extractor_weights))
 
     def reads_reference_path(self, path: Path) -> bool:
         """A folder is read as the `folder` dataset (class subfolders are labels); files as samples."""
@@ -262,7 +273,7 @@ class ImageTrack:
         return array_hash(samples)
 
     def stats_context(self, path: Path, extractor: str, device: str, data_root, inception_weights, log,
-                      check=None) -> "EvalContext":
+                      check=None, extractor_weights=None) -> "EvalContext":
         """`evaluate`'s context for a statistics file: its extractor rebuilt from the reference it was
         computed on (a dataset or folder, else from the image shape alone) and checked against the
         file's signature; the cached dataset context is not changed."""
@@ -274,7 +285,8 @@ class ImageTrack:
         source = stats.signature.get("reference", "")
         if source in DATASETS or Path(source).is_dir():
             base = self.reference_context(source if source in DATASETS else Path(source), device, data_root,
-                                          inception_weights, log, extractor, check=check)
+                                          inception_weights, log, extractor, check=check,
+                                          extractor_weights=extractor_weights)
             dataset, extractors = base.dataset, base.extractors
         else:
             shape = tuple(int(d) for d in stats.signature["image_shape"].split("x"))
@@ -283,7 +295,7 @@ class ImageTrack:
                                    meta={"source": str(path)})
             if check:
                 check(dataset)
-            extractors = self.extractors(dataset, device, inception_weights, log, extractor)
+            extractors = self.extractors(dataset, device, inception_weights, log, extractor, extractor_weights)
         stats = load_stats(path, expect={"extractor": extractors[0].tag})  # other weights: a one-line error
         images = dataset.test_x[:0]
         return EvalContext(dataset, (images, dataset.test_y[:0]), (images, dataset.test_y[:0]), extractors[:1],
@@ -340,10 +352,11 @@ class TextTrack:
         def pick(idx):
             return [ds.test[i] for i in idx], None if labels is None else labels[idx]
 
-        ref, real = split_test(labels, len(ds.test))
+        ref, real = split_test(labels, len(ds.test), ds.meta.get("source", ds.name))
         return pick(ref), pick(real)
 
-    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR) -> list:
+    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR,
+                   extractor_weights=None) -> list:
         return []
 
     def config_key(self, ds):
@@ -390,7 +403,7 @@ class TextTrack:
         return []
 
     def reference_context(self, reference, device: str, data_root, inception_weights, log,
-                          extractor: str = DEFAULT_EXTRACTOR, check=None) -> "EvalContext":
+                          extractor: str = DEFAULT_EXTRACTOR, check=None, extractor_weights=None) -> "EvalContext":
         """`evaluate`'s context: `reference` is a dataset name, a .txt/.jsonl corpus path or sentences
         already read (inputs.Samples); a corpus serves as both reference and training set."""
         if isinstance(reference, str):
@@ -435,7 +448,7 @@ class TextTrack:
         refs = list(ctx.reference[0])
         return (refs, samples) if len(refs) == len(samples) else None
 
-    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path) -> None:
+    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
         """The first sentences for the report with the oracle's reading of each, and for models the
         quality-diversity curve: BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling
         temperatures (Caccia et al. 2020)."""
@@ -527,6 +540,30 @@ def grid_layout(labels, n: int, rows: int = 8, cols: int = 8) -> list[list[int]]
     return [list(range(r, min(r + cols, n))) for r in range(0, min(n, rows * cols), cols)]
 
 
+def save_offenders(cell_dir: Path, samples: np.ndarray, per_sample: dict, train: np.ndarray) -> dict | None:
+    """offenders.png in `cell_dir`: a row of the samples the oracle rejected, then a row of the samples
+    nearest a training image above a row of those training images (per_sample.py picks them); returns
+    what each row shows (`rows`, the tile size, and each pick's reading), or None when no per-sample
+    column can show offenders."""
+    oracle, nearest = oracle_offenders(per_sample), memorization_offenders(per_sample)
+    if oracle is None and nearest is None:
+        return None
+    rows, blocks = [], []
+    if oracle and oracle["samples"]:
+        rows.append("oracle")
+        blocks.append(samples[[s["sample"] for s in oracle["samples"]]])
+    if nearest and nearest["samples"]:
+        rows += ["nearest", "training"]
+        blocks += [samples[[s["sample"] for s in nearest["samples"]]], train[[s["train_index"] for s in nearest["samples"]]]]
+    if blocks:
+        starts = np.cumsum([0] + [len(b) for b in blocks])
+        png = make_grid_png(np.concatenate(blocks), [list(range(a, b)) for a, b in zip(starts[:-1], starts[1:])],
+                            cols=SHOWN)
+        save_with(cell_dir / "offenders.png", lambda tmp: Path(tmp).write_bytes(png))
+    return {"rows": rows, "cols": SHOWN, "tile": list(samples.shape[2:]),
+            **({"oracle": oracle} if oracle else {}), **({"memorization": nearest} if nearest else {})}
+
+
 def make_grid_png(samples: np.ndarray, layout: list[list[int]], cols: int = 8, scale: int = 2) -> bytes:
     """A PNG of the samples in `layout` (grid_layout): `cols` tiles wide, 1 px white gaps, scaled up
     `scale` times."""
@@ -575,11 +612,14 @@ class EvalContext:
 
 
 def get_context(dataset_name: str, options: dict, data_root=None, device: str = "cpu",
-                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR, check=None) -> EvalContext:
+                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR, check=None,
+                extractor_weights=None) -> EvalContext:
     """The context of one dataset, built once per process (datasets and extractors are deterministic).
-    extractor: the registered feature extractor (aigc_eval.features) the image metrics use.
+    extractor: the registered feature extractor (aigc_eval.features) the image metrics use, loaded
+    from the file `extractor_weights` when it takes one.
     check: called with the dataset before its extractors are built or trained (fail fast)."""
-    key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device, extractor])
+    key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device, extractor,
+                       str(extractor_weights)])
     if key in _CONTEXTS:
         if check:
             check(_CONTEXTS[key].dataset)
@@ -589,8 +629,10 @@ def get_context(dataset_name: str, options: dict, data_root=None, device: str = 
         check(ds)
     track = TRACKS[ds.kind]
     reference, real_test = track.split(ds)
-    ctx = EvalContext(ds, reference, real_test, track.extractors(ds, device, inception_weights, log, extractor))
+    ctx = EvalContext(ds, reference, real_test,
+                      track.extractors(ds, device, inception_weights, log, extractor, extractor_weights))
     ctx.source = {"dataset_name": dataset_name, "options": options, "data_root": data_root,
-                  "device": device, "inception_weights": inception_weights, "extractor": extractor}
+                  "device": device, "inception_weights": inception_weights, "extractor": extractor,
+                  "extractor_weights": extractor_weights}
     _CONTEXTS[key] = ctx
     return ctx

@@ -115,10 +115,41 @@ def _tiles(grid: dict) -> list[dict]:
     each tile), so the frames follow the image at any displayed size."""
     h, w = grid["tile"]
     width, height = grid["cols"] * (w + 1), grid["rows"] * (h + 1)
-    return [{"verdict": t["verdict"], "title": _tile_title(t),
+    return [{"verdict": t["verdict"], "title": t.get("title") or _tile_title(t),
              "style": f"left:{100 * t['col'] * (w + 1) / width:.4f}%;top:{100 * t['row'] * (h + 1) / height:.4f}%;"
                       f"width:{100 * w / width:.4f}%;height:{100 * h / height:.4f}%"}
             for t in grid["tiles"]]
+
+
+def _offenders(run_dir: Path, cell: dict, i: int) -> dict | None:
+    """The cell's worst offenders (per_sample.py) as an image with a tooltip per thumbnail and a
+    caption per row; None when the cell has none to show."""
+    found = cell.get("offenders")
+    if not found or not cell.get("offenders_png"):
+        return None
+    tiles, captions = [], []
+    for r, row in enumerate(found["rows"]):
+        if row == "oracle":
+            o = found["oracle"]
+            reasons = _verdict_counts(s["reason"] or s["verdict"] for s in o["samples"])
+            captions.append(f"rejected by the oracle: {o['n_rejected']} of {o['n']} samples; shown: "
+                            + ", ".join(f"{n} {why}" for why, n in reasons.items()))
+            tiles += [{"row": r, "col": c, "verdict": s["verdict"], "reason": s["reason"], "read": s.get("read")}
+                      for c, s in enumerate(o["samples"])]
+        else:
+            m = found["memorization"]
+            if row == "nearest":
+                captions.append(f"the samples nearest a training image (pixel distance; {m['n_memorized']} of "
+                                f"{m['n_scored']} scored are memorized) ...")
+            else:
+                captions.append("... above those training images")
+            tiles += [{"row": r, "col": c, "verdict": "memorized" if s["memorized"] else "",
+                       "title": (f"sample {s['sample']}" if row == "nearest" else f"training image {s['train_index']}")
+                       + f" · distance {s['distance']:g}" + (" · memorized" if s["memorized"] else "")}
+                      for c, s in enumerate(m["samples"])]
+    grid = {"rows": len(found["rows"]), "cols": found["cols"], "tile": found["tile"], "tiles": tiles}
+    return {"src": _png_data_uri(run_dir, cell["offenders_png"], f"cells[{i}].offenders_png"), "tiles": _tiles(grid),
+            "captions": captions, "csv": cell.get("per_sample_csv")}
 
 
 def _verdict_counts(verdicts) -> dict[str, int]:
@@ -157,7 +188,8 @@ def _sample_grids(run_dir: Path, results) -> list[dict]:
         else:
             grid.update(path=cell["samples_png"],
                         src=_png_data_uri(run_dir, cell["samples_png"], f"cells[{i}].samples_png"),
-                        tiles=_tiles(cell["sample_grid"]) if cell.get("sample_grid") else [])
+                        tiles=_tiles(cell["sample_grid"]) if cell.get("sample_grid") else [],
+                        offenders=_offenders(run_dir, cell, i))
             grid["counts"] = _verdict_counts(t["verdict"] for t in grid["tiles"])
         datasets.setdefault(dataset, []).append(grid)
     return [{"dataset": d, "grids": g} for d, g in datasets.items()]
