@@ -210,7 +210,10 @@ def _finish_run(out_root: Path, suite_info, cells, contexts, runtime, phases, t_
 def _build_run(staging: Path, run_id: str, out_root: Path, suite_info, cells, contexts, runtime, phases,
                t_start, t0, executor, workers, history, baseline) -> tuple[Path, dict]:
     for cell in cells:
-        grid = Path(cell.pop("samples_png_source", "") or "/nonexistent")
+        grid = cell.pop("samples_png_source", None)
+        if not grid:  # a row scored by `score`: no cell folder, nothing to copy
+            continue
+        grid = Path(grid)
         stem = f"{safe_name(cell['model'])}-{safe_name(cell['dataset'])}-s{int(cell['seed'])}"
         for source, key, name in ((grid, "samples_png", f"{stem}.png"),
                                   (grid.with_name("traversal.png"), "traversal_png", f"{stem}-traversal.png"),
