@@ -190,6 +190,10 @@ def test_votes_move_between_machines_by_csv(run, tmp_path, capsys):
     assert "'=HYPERLINK(1)" in path.read_text()  # a spreadsheet shows it, does not run it
 
     other, _ = rated_run(tmp_path / "machine-b" / "run")
+    assert not (other / "votes.sqlite").exists()
+    empty = tmp_path / "none.csv"
+    assert main(["rate", str(other), "--export", str(empty)]) == 0  # nobody rated it yet
+    assert empty.read_text().count("\n") == 1 and not (other / "votes.sqlite").exists()
     assert main(["rate", str(other), "--import", str(path)]) == 0
     assert main(["rate", str(other), "--import", str(path)]) == 0  # again: nothing new
     assert "imported 0 new votes" in capsys.readouterr().err

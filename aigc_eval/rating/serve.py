@@ -22,16 +22,23 @@ def check_host(host: str, allow_remote: bool) -> None:
                         "(votes carry no accounts). Pass --allow-remote to serve it there anyway")
 
 
-def open_run(run_dir) -> tuple[dict, VoteStore]:
+def _checked_run(run_dir) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "results.json").is_file():
         raise UserError(f"{run_dir}: expected a run folder holding results.json (e.g. reports/latest)")
-    return load_results(run_dir, what="run"), VoteStore(run_dir / VOTES_FILE)
+    return load_results(run_dir, what="run")
+
+
+def open_run(run_dir) -> tuple[dict, VoteStore]:
+    """The run's results and its votes, the votes file created when there is none yet."""
+    return _checked_run(run_dir), VoteStore(Path(run_dir) / VOTES_FILE)
 
 
 def export_votes(run_dir, path, log=print) -> int:
-    _, store = open_run(run_dir)
-    n = export_csv(store, path)
+    """A run nobody has rated exports a header-only CSV and gets no votes file: reading creates nothing."""
+    _checked_run(run_dir)
+    votes_file = Path(run_dir) / VOTES_FILE
+    n = export_csv(VoteStore(votes_file).votes() if votes_file.is_file() else [], path)
     log(f"exported {n} votes to {path}")
     return n
 

@@ -140,13 +140,12 @@ class VoteStore:
             return con.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
 
 
-def export_csv(store: VoteStore, path) -> int:
-    """Write every vote to a CSV (atomically); text a spreadsheet would run as a formula gets a
-    leading apostrophe, which import_csv removes again."""
+def export_csv(votes: list, path) -> int:
+    """Write `votes` (VoteStore.votes()) to a CSV (atomically); text a spreadsheet would run as a
+    formula gets a leading apostrophe, which import_csv removes again."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    votes = store.votes()
     for vote in votes:
         writer.writerow([csv_safe(v) for v in astuple(vote)])
     write_text(path, buffer.getvalue())
