@@ -235,9 +235,13 @@ def test_stopping_the_driver_stops_its_workers(tmp_path, how):
                                "--no-history", "--no-progress", "--out", str(tmp_path / "out")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     workers: list[int] = []
+
+    def both_started() -> bool:  # re-read at every poll: one worker may start a moment before the other
+        workers[:] = _worker_pids(driver.pid)
+        return len(workers) == 2
+
     try:
-        assert _wait_for(lambda: len(workers[:] or workers.extend(_worker_pids(driver.pid)) or workers) == 2, 120), \
-            "the run never started its two workers"
+        assert _wait_for(both_started, 120), f"the run never started its two workers (found {workers})"
         driver.send_signal(how)
         out, _ = driver.communicate(timeout=60)
         assert _wait_for(lambda: not any(_running(p) for p in workers), 15), f"workers still running: {workers}"
