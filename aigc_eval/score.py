@@ -19,6 +19,7 @@ gives its reference half of the test split, exactly as in suites.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
                                      not_applicable=not_applicable))
     cell.not_applicable = not_applicable or None
     cell.wall = {"eval": round(time.perf_counter() - t_start, 3)}
-    return Results(cell, ctx, runtime, t_start, per_sample)
+    return Results(cell, ctx, runtime, t_start, per_sample, samples=data)
 
 
 def _reference_input(reference, reference_is: str, track, kind: str, n, seed: int, batch_size: int, progress: bool,
@@ -180,9 +181,13 @@ class Results:
     a value; results.write(out) the same report as `aigc-eval run` (results.json, leaderboard, HTML),
     returning the run folder."""
 
-    def __init__(self, cell: CellResult, ctx, runtime, t_start: float, per_sample: dict | None = None):
+    def __init__(self, cell: CellResult, ctx, runtime, t_start: float, per_sample: dict | None = None,
+                 samples=None):
         self.cell, self.ctx, self.runtime, self.t_start = cell, ctx, runtime, t_start
         self._per_sample = per_sample or {}
+        # what the report shows of the samples (the track's show_samples): images kept in memory
+        # (or, streamed, the first 64 of them), sentences; None shows none
+        self._samples = samples
         self.run_dir: Path | None = None
         self.results: dict | None = None  # the run's results.json, once written
 
@@ -245,6 +250,22 @@ class Results:
 
         check_out_dir(out)
         info = {"name": "score", "path": None, "config_hash": self.cell.config_hash}
-        self.run_dir, self.results = finish_run(Path(out), info, [self.cell.to_json()], {self.ctx.dataset.name: self.ctx},
-                                                self.runtime, {}, self.t_start, history=history, log=log)
+        with tempfile.TemporaryDirectory(prefix="aigc-eval-score-") as cell_dir:
+            # the files a suite's cell folder would hold, which finish_run copies into the run
+            cell = CellResult.from_json(self.cell.to_json(), "score")
+            doc = self._show(cell, Path(cell_dir))
+            self.run_dir, self.results = finish_run(Path(out), info, [doc], {self.ctx.dataset.name: self.ctx},
+                                                    self.runtime, {}, self.t_start, history=history, log=log)
         return self.run_dir
+
+    def _show(self, cell: CellResult, cell_dir: Path) -> dict:
+        """`cell` with what the report shows of the samples (grid, oracle readings, offenders,
+        per-sample CSV) written into `cell_dir`, as results.json's cell."""
+        if self._samples is not None:
+            self.ctx.track.show_samples(cell, self.ctx, self._samples, None, cell_dir, self._per_sample)
+        if self._per_sample:
+            self.write_per_sample(cell_dir / "per_sample.csv")
+        doc = cell.to_json()
+        if (cell_dir / "grid.png").is_file():
+            doc["samples_png_source"] = str(cell_dir / "grid.png")
+        return doc

@@ -122,3 +122,40 @@ def test_a_run_keeps_per_sample_csvs_and_shows_copies_beside_their_training_imag
     assert noise["rows"][0] == "oracle" and noise["oracle"]["n_rejected"] == noise["oracle"]["n"] == 100
     assert all(s["verdict"] == "hallucinated" for s in noise["oracle"]["samples"])
     assert all("offenders" not in c for c in results["cells"] if c["kind"] == "text")
+
+
+def test_score_report_shows_the_grid_the_offenders_and_the_csv(tmp_path, probe):
+    """`score` writes what a run's cell shows: the grid with the oracle's reading of each tile, the
+    offenders (the 4 noise canvases rejected; the 4 copies nearest, above their training images) and
+    the per-sample CSV; a streamed generator keeps only its first 64 images, for the grid."""
+    from PIL import Image
+
+    shapes, images, copied = probe
+    result = aigc_eval.evaluate(images, "shapes", metrics=METRICS, extractor="random-cnn", log=lambda m: None)
+    run_dir = result.write(tmp_path / "out", history=False, log=lambda m: None)
+    cell = result.results["cells"][0]
+    assert {"samples_png", "offenders_png", "per_sample_csv"} <= set(cell)
+    tiles = cell["sample_grid"]["tiles"]
+    assert len(tiles) == 28 and [t["verdict"] != "valid" for t in tiles[20:24]] == [True] * 4
+    found = cell["offenders"]
+    assert found["rows"] == ["oracle", "nearest", "training"]
+    assert sorted(s["sample"] for s in found["oracle"]["samples"][:4]) == [20, 21, 22, 23]
+    assert sorted(s["train_index"] for s in found["memorization"]["samples"][:4]) == sorted(copied)
+    png = np.asarray(Image.open(run_dir / cell["offenders_png"]))
+    h, w = found["tile"][0] * 2 + 2, found["tile"][1] * 2 + 2  # make_grid_png: 1 px gaps, scaled 2x
+    assert png.shape[0] == 3 * h
+    assert np.array_equal(png[h:2 * h, :4 * w], png[2 * h:, :4 * w])  # the copies are their training images
+    assert len(pd.read_csv(run_dir / cell["per_sample_csv"])) == 28
+    html = (run_dir / "leaderboard.html").read_text()
+    assert 'class="offenders"' in html and "rejected by the oracle: 4 of 28" in html
+
+    def generator(n, rng):
+        return shapes.test_x[:n]
+
+    streamed = aigc_eval.evaluate(generator, "shapes", n=100, metrics=["fd"], extractor="random-cnn",
+                                  batch_size=30, log=lambda m: None)
+    run_dir = streamed.write(tmp_path / "out", history=False, log=lambda m: None)
+    cell = streamed.results["cells"][0]
+    assert "offenders" not in cell and len(cell["sample_grid"]["tiles"]) == 64
+    grid = np.asarray(Image.open(run_dir / cell["samples_png"]))
+    assert grid.shape[:2] == (8 * (shapes.test_x.shape[2] + 1) * 2, 8 * (shapes.test_x.shape[3] + 1) * 2)

@@ -15,12 +15,15 @@ kept on the EvalContext as `ctx.track`) and never branch on the kind themselves.
     batch                  a training batch
     check_samples          what `sample()` must return (uint8 N x C x H x W, or a list of str)
     evaluate               samples -> scores: the eval set its metrics read
-    save_samples           samples.npz and grid.png, or samples.txt
+    save_samples           samples.npz, or samples.txt
+    show_samples           what the report shows of them: grid.png with the oracle's reading of
+                           each tile and the worst offenders (offenders.png), or the first sentences
+                           with the oracle's verdicts; for suite cells and `score` alike
     reference_context      `evaluate`'s reference: a dataset, a path or samples already read
     reads_reference_path / fingerprint / check_generated / pairs
                            how `evaluate` reads a reference path, hashes, checks and pairs samples
-    extra_scores / extras  per-cell additions: the sampling spread of conditional image models;
-                           the sample sentences and the quality-diversity curve of text models
+    extra_scores / extras  per-cell additions: the sampling spread of conditional image models,
+                           the knobs of shapes models; the quality-diversity curve of text models
     throughput_unit        images/s or sentences/s
 """
 from __future__ import annotations
@@ -61,6 +64,7 @@ from .evaluate import evaluate_samples, sample_model
 REFERENCE_SPLIT_SEED = 1234
 DEFAULT_EXTRACTOR = "domain-cnn"
 SAMPLING_SEEDS = 3  # extra sampling seeds for the controllability spread of conditional models
+GRID_SIZE = 64  # samples in the report's grid: grid_layout's 8 rows of 8
 SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
 
 
@@ -82,21 +86,25 @@ def split_test(labels: np.ndarray | None, n: int, what: str) -> tuple[np.ndarray
 @dataclass
 class Extracted:
     """Generated images that streamed past the extractors batch by batch: per extractor tag, their
-    {'features', 'logits'}; the images themselves were not kept (no metric asked for pixels)."""
+    {'features', 'logits'}; of the images themselves only the first GRID_SIZE were kept, for the
+    report's sample grid (no metric asked for pixels)."""
 
     features: dict
+    preview: np.ndarray
 
     def __len__(self) -> int:
         return len(next(iter(self.features.values()))["features"])
 
     @classmethod
     def of(cls, batches, extractors) -> "Extracted":
-        parts = {ext.tag: [] for ext in extractors}
+        parts, preview = {ext.tag: [] for ext in extractors}, []
         for images in batches:
+            if sum(map(len, preview)) < GRID_SIZE:
+                preview.append(np.array(images[:GRID_SIZE]))  # a copy: the batch's memory is freed
             for ext in extractors:
                 parts[ext.tag].append(ext.extract(images))
         return cls({tag: {key: np.concatenate([p[key] for p in found]) for key in found[0]}
-                    for tag, found in parts.items()})
+                    for tag, found in parts.items()}, np.concatenate(preview)[:GRID_SIZE])
 
 
 class ImageTrack:
@@ -185,8 +193,18 @@ class ImageTrack:
 
     def save_samples(self, cell_dir: Path, samples, labels) -> None:
         save_samples_npz(cell_dir / "samples.npz", samples, labels)
-        png = make_grid_png(samples, grid_layout(labels, len(samples)))
+
+    def show_samples(self, result, ctx, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
+        """grid.png in `cell_dir` with the oracle's reading of each tile (where the dataset has an
+        oracle), and the worst offenders among `per_sample`'s columns (offenders.png), which index
+        into `samples`. `samples` may be an Extracted stream: its preview makes the grid."""
+        shown = samples.preview if isinstance(samples, Extracted) else samples
+        layout = grid_layout(labels, len(shown))
+        png = make_grid_png(shown, layout)
         save_with(cell_dir / "grid.png", lambda tmp: Path(tmp).write_bytes(png))
+        result.sample_grid = grid_readings(shown, labels, ctx.dataset.meta, layout, cols=8)
+        if per_sample and not isinstance(samples, Extracted):
+            result.offenders = save_offenders(cell_dir, samples, per_sample, ctx.dataset.train_x)
 
     def extra_scores(self, model, ctx, spec) -> list[Score]:
         """Seed sensitivity of controllability: the std over sampling seeds of conditional accuracy
@@ -213,14 +231,10 @@ class ImageTrack:
         return out
 
     def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
-        """The oracle's reading of every sample of the grid, where the dataset has an oracle; the worst
-        offenders among `per_sample`'s columns (offenders.png beside grid.png); on the
-        shapes world, the controllability knobs: a guided model's guidance curve (scales
-        `guidance_scales`, requests for trained combinations), and a code model's traversals
-        (traversal.png beside grid.png)."""
-        result.sample_grid = grid_readings(samples, labels, ctx.dataset.meta, grid_layout(labels, len(samples)), cols=8)
-        if per_sample:
-            result.offenders = save_offenders(cell_dir, samples, per_sample, ctx.dataset.train_x)
+        """The samples as the report shows them (show_samples); on the shapes world, the
+        controllability knobs: a guided model's guidance curve (scales `guidance_scales`, requests
+        for trained combinations), and a code model's traversals (traversal.png beside grid.png)."""
+        self.show_samples(result, ctx, samples, labels, cell_dir, per_sample)
         if result.calibration or ctx.dataset.meta.get("world") != "shapes":
             return
         if model.conditional and spec.eval["guidance_scales"] and _has_config_field(model, "guidance"):
@@ -448,13 +462,18 @@ class TextTrack:
         refs = list(ctx.reference[0])
         return (refs, samples) if len(refs) == len(samples) else None
 
-    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
-        """The first sentences for the report with the oracle's reading of each, and for models the
-        quality-diversity curve: BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling
-        temperatures (Caccia et al. 2020)."""
-        result.sample_text = samples[:SAMPLE_TEXT_LINES]
+    def show_samples(self, result, ctx, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
+        """The first sentences for the report with the oracle's reading of each (text metrics have
+        no per-sample columns, so there are no offenders to show)."""
+        result.sample_text = list(samples[:SAMPLE_TEXT_LINES])
         result.sample_text_readings = text_readings(
             result.sample_text, None if labels is None else labels[:SAMPLE_TEXT_LINES], ctx.dataset.meta)
+
+    def extras(self, result, model, ctx, spec, samples, labels, cell_dir: Path, per_sample: dict | None = None) -> None:
+        """The samples as the report shows them (show_samples), and for models the quality-diversity
+        curve: BLEU-5 (quality) against Self-BLEU-5 (diversity) across sampling temperatures
+        (Caccia et al. 2020)."""
+        self.show_samples(result, ctx, samples, labels, cell_dir, per_sample)
         if result.calibration:
             return
         points = []
