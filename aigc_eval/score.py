@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .features import check_extractor_weights
+from .features.choice import DEFAULT_EXTRACTOR, ExtractorChoice
 from .harness.evaluate import evaluate_samples
-from .harness.tracks import DEFAULT_EXTRACTOR, TRACKS
+from .harness.tracks import TRACKS
 from .inputs import Samples, Stream, check_pair_counts, check_reference, read_samples
 from .metrics import METRICS, build_metric
 from .results import CellResult
@@ -52,7 +52,8 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
     t_start = time.perf_counter()
     for metric in metrics or ():
         METRICS.get(metric)  # an unknown name is a one-line error before any data is read
-    check_extractor_weights(extractor, extractor_weights)
+    choice = ExtractorChoice(extractor, extractor_weights, inception_weights)
+    choice.check()
     _check_int("n", n, cli_positive, allow_none=True)
     _check_int("batch_size", batch_size, cli_positive)
     _check_int("seed", seed, cli_seed)
@@ -69,8 +70,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
         track.check_generated(samples.data, dataset, f"--generated {_describe(generated)}")
 
     if reference_is == "stats":
-        ctx = track.stats_context(Path(reference), extractor, runtime.device, data_root, inception_weights, log, check,
-                                  extractor_weights=extractor_weights)
+        ctx = track.stats_context(Path(reference), choice, runtime.device, data_root, log, check)
     else:
         # Pairs need the reference's images in their file order: a folder is then read as images,
         # not as the `folder` dataset (whose split reorders them).
@@ -79,8 +79,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
         if pairing:
             gen = samples.data
             check_pair_counts(gen.n if isinstance(gen, Stream) else len(gen), len(ref.data), pairing)
-        ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor, check=check,
-                                      extractor_weights=extractor_weights)
+        ctx = track.reference_context(ref, runtime.device, data_root, choice, log, check=check)
     track.diagnose(ctx, seed)
     names = metrics or track.score_metrics + (["recon"] if pairing else [])
     data = samples.data
@@ -128,7 +127,8 @@ def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int |
     extractor's tag. The file then serves as `evaluate(..., reference=out)` (FD only)."""
     from .features.statistics import RunningStats, save_stats
 
-    check_extractor_weights(extractor, extractor_weights)
+    choice = ExtractorChoice(extractor, extractor_weights, inception_weights)
+    choice.check()
     out = Path(out)
     if out.suffix.lower() != ".npz":
         raise UserError(f"--out {out}: expected a path ending in .npz")
@@ -140,8 +140,7 @@ def reference_stats(reference, out, extractor: str = DEFAULT_EXTRACTOR, n: int |
     runtime = setup_runtime(device, threads)
     track = TRACKS["image"]
     ref = _reference_input(reference, reference_is, track, "image", n, seed, batch_size, progress)
-    ctx = track.reference_context(ref, runtime.device, data_root, inception_weights, log, extractor,
-                                  extractor_weights=extractor_weights)
+    ctx = track.reference_context(ref, runtime.device, data_root, choice, log)
     ext, images = ctx.extractors[0], ctx.reference[0]
     stats = RunningStats()
     for start in range(0, len(images), batch_size):

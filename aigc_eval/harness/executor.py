@@ -60,8 +60,8 @@ def run_cell_task(spec, source: dict, cell_dir: str, device: str, threads: int, 
 
 def task_args(spec, ctx, cell_dir, runtime, force: bool) -> tuple:
     """run_cell_task's arguments for one job. Workers may start in another folder: absolute paths."""
-    source = {**ctx.source, **{k: str(Path(ctx.source[k]).resolve())
-                               for k in ("data_root", "inception_weights", "extractor_weights") if ctx.source.get(k)}}
+    source = {**ctx.source, "extractors": ctx.source["extractors"].resolved(),
+              **({"data_root": str(Path(ctx.source["data_root"]).resolve())} if ctx.source.get("data_root") else {})}
     return (spec, source, str(Path(cell_dir).resolve()), runtime.device, runtime.threads, runtime.compile,
             force, {spec.model: MODELS.get(spec.model)})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import UserError
-from ..features import check_extractor_weights
+from ..features.choice import ExtractorChoice
 from ..history import append_run, history_series_with
 from ..performance import performance_rows, time_to_quality
 from ..report import write_report
@@ -121,14 +121,14 @@ def run_suite(suite: Suite, out_root="reports", cells_dir=None, device="auto", t
     if baseline is not None:  # read before any training, so that a bad path costs nothing
         baseline = load_results(baseline, what="--baseline")
     cells_dir = Path(cells_dir) if cells_dir else out_root / "cells"
-    check_extractor_weights(suite.eval["extractor"], extractor_weights)
+    choice = ExtractorChoice(suite.eval["extractor"], extractor_weights, inception_weights)
+    choice.check()
     runtime = setup_runtime(device, threads, compile=compile)
     cell_executor = _executor(executor, ray_address, workers)  # a bad --executor/--workers costs nothing
     phases = {}
 
     t0 = time.perf_counter()
-    contexts = {ds: get_context(ds, opts, data_root, runtime.device, inception_weights, log=log,
-                                extractor=suite.eval["extractor"], extractor_weights=extractor_weights)
+    contexts = {ds: get_context(ds, opts, data_root, runtime.device, choice, log=log)
                 for ds, opts in suite.datasets.items()}
     phases["data_and_extractors"] = round(time.perf_counter() - t0, 3)
 

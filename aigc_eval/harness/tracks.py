@@ -43,6 +43,7 @@ from ..data.corpus import load_corpus
 from ..data.image_folder import MIN_SIZE
 from ..errors import NotApplicable, UserError
 from ..features import build_extractor
+from ..features.choice import DEFAULT_EXTRACTOR, ExtractorChoice
 from ..features.statistics import load_stats
 from ..guidance import guidance_curve
 from ..metrics import ImageEvalSet, TextEvalSet
@@ -62,7 +63,6 @@ from .evaluate import evaluate_samples, sample_model
 # The seed of the stratified 50/50 split of every test set into the reference half and the
 # real-test half (aigc_eval.data's own train/test splits use their datasets' seeds).
 REFERENCE_SPLIT_SEED = 1234
-DEFAULT_EXTRACTOR = "domain-cnn"
 SAMPLING_SEEDS = 3  # extra sampling seeds for the controllability spread of conditional models
 GRID_SIZE = 64  # samples in the report's grid: grid_layout's 8 rows of 8
 SAMPLE_TEXT_LINES = 8  # sentences shown in the report, as the sample grid is for images
@@ -120,21 +120,21 @@ class ImageTrack:
         ref, real = split_test(ds.test_y, len(ds.test_x), ds.meta.get("source", ds.name))
         return (ds.test_x[ref], ds.test_y[ref]), (ds.test_x[real], ds.test_y[real])
 
-    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR,
-                   extractor_weights=None) -> list:
-        """The registered `extractor` first (the primary one, domain-cnn by default, ssl-cnn instead
-        when the data has one class; loaded from `extractor_weights` when it takes a weights file),
-        then Inception if weights are given."""
-        if extractor == DEFAULT_EXTRACTOR and ds.num_classes < 2:
+    def extractors(self, ds, device: str, choice: ExtractorChoice, log) -> list:
+        """The chosen extractor first (the primary one, domain-cnn by default, ssl-cnn instead when
+        the data has one class; loaded from its weights file when it takes one), then Inception if
+        its weights are given."""
+        name = choice.name
+        if name == DEFAULT_EXTRACTOR and ds.num_classes < 2:
             # one class: a classifier learns nothing there (held-out accuracy 1.0, near-random features)
             log(f"{ds.name}: no labels (one class), so its features come from ssl-cnn, a contrastive network "
                 "trained on its images, instead of a domain classifier")
-            extractor = "ssl-cnn"
-        found = [build_extractor(extractor, ds, device=device, log=log,
-                                 **({"weights_path": extractor_weights} if extractor_weights else {}))]
-        if inception_weights:
+            name = "ssl-cnn"
+        found = [build_extractor(name, ds, device=device, log=log,
+                                 **({"weights_path": choice.weights} if choice.weights else {}))]
+        if choice.inception_weights:
             found.append(build_extractor("inception-v3-compat", ds, device=device, log=log,
-                                         weights_path=inception_weights))
+                                         weights_path=choice.inception_weights))
         return found
 
     def config_key(self, ds):
@@ -251,17 +251,15 @@ class ImageTrack:
             save_with(cell_dir / "traversal.png", lambda tmp: Path(tmp).write_bytes(png))
             result.traversals = [{k: v for k, v in t.items() if k != "first_row"} for t in found]
 
-    def reference_context(self, reference, device: str, data_root, inception_weights, log,
-                          extractor: str = DEFAULT_EXTRACTOR, check=None, extractor_weights=None) -> "EvalContext":
+    def reference_context(self, reference, device: str, data_root, choice: ExtractorChoice, log,
+                          check=None) -> "EvalContext":
         """`evaluate`'s context: `reference` is a dataset name, a folder of images (class subfolders or
         flat, the `folder` dataset) or images already read (inputs.Samples), scored in full. Without
         labels (a flat folder, images in memory) the default extractor is ssl-cnn (see extractors)."""
         if isinstance(reference, str):
-            return get_context(reference, {}, data_root, device, inception_weights, log=log, extractor=extractor,
-                               check=check, extractor_weights=extractor_weights)
+            return get_context(reference, {}, data_root, device, choice, log=log, check=check)
         if isinstance(reference, Path):  # scored against all its images; the extractor trains on the larger part
-            ctx = get_context("folder", {}, reference, device, inception_weights, log=log, extractor=extractor,
-                              check=check, extractor_weights=extractor_weights)
+            ctx = get_context("folder", {}, reference, device, choice, log=log, check=check)
             ds = ctx.dataset
             images, labels = np.concatenate([ds.train_x, ds.test_x]), np.concatenate([ds.train_y, ds.test_y])
             return EvalContext(ds, (images, labels), (images[:0], labels[:0]), ctx.extractors)
@@ -274,8 +272,7 @@ class ImageTrack:
                           meta={"source": reference.source, "layout": "flat"})
         if check:
             check(ds)
-        return EvalContext(ds, (images, labels), (images[:0], labels[:0]),
-                           self.extractors(ds, device, inception_weights, log, extractor, extractor_weights))
+        return EvalContext(ds, (images, labels), (images[:0], labels[:0]), self.extractors(ds, device, choice, log))
 
     def reads_reference_path(self, path: Path) -> bool:
         """A folder is read as the `folder` dataset (class subfolders are labels); files as samples."""
@@ -286,21 +283,20 @@ class ImageTrack:
             return array_hash(*[f["features"] for f in samples.features.values()])
         return array_hash(samples)
 
-    def stats_context(self, path: Path, extractor: str, device: str, data_root, inception_weights, log,
-                      check=None, extractor_weights=None) -> "EvalContext":
+    def stats_context(self, path: Path, choice: ExtractorChoice, device: str, data_root, log,
+                      check=None) -> "EvalContext":
         """`evaluate`'s context for a statistics file: its extractor rebuilt from the reference it was
         computed on (a dataset or folder, else from the image shape alone) and checked against the
         file's signature; the cached dataset context is not changed."""
         stats = load_stats(path)
         made_with = stats.signature.get("extractor_name")
-        if made_with != extractor:
+        if made_with != choice.name:
             raise UserError(f"--reference {path} holds {made_with} statistics; score with --extractor {made_with} "
-                            f"(got {extractor}), or recompute them with `aigc-eval stats --extractor {extractor}`")
+                            f"(got {choice.name}), or recompute them with `aigc-eval stats --extractor {choice.name}`")
         source = stats.signature.get("reference", "")
         if source in DATASETS or Path(source).is_dir():
-            base = self.reference_context(source if source in DATASETS else Path(source), device, data_root,
-                                          inception_weights, log, extractor, check=check,
-                                          extractor_weights=extractor_weights)
+            base = self.reference_context(source if source in DATASETS else Path(source), device, data_root, choice,
+                                          log, check=check)
             dataset, extractors = base.dataset, base.extractors
         else:
             shape = tuple(int(d) for d in stats.signature["image_shape"].split("x"))
@@ -309,7 +305,7 @@ class ImageTrack:
                                    meta={"source": str(path)})
             if check:
                 check(dataset)
-            extractors = self.extractors(dataset, device, inception_weights, log, extractor, extractor_weights)
+            extractors = self.extractors(dataset, device, choice, log)
         stats = load_stats(path, expect={"extractor": extractors[0].tag})  # other weights: a one-line error
         images = dataset.test_x[:0]
         return EvalContext(dataset, (images, dataset.test_y[:0]), (images, dataset.test_y[:0]), extractors[:1],
@@ -369,8 +365,7 @@ class TextTrack:
         ref, real = split_test(labels, len(ds.test), ds.meta.get("source", ds.name))
         return pick(ref), pick(real)
 
-    def extractors(self, ds, device: str, inception_weights, log, extractor: str = DEFAULT_EXTRACTOR,
-                   extractor_weights=None) -> list:
+    def extractors(self, ds, device: str, choice: ExtractorChoice, log) -> list:
         return []
 
     def config_key(self, ds):
@@ -416,8 +411,8 @@ class TextTrack:
     def extra_scores(self, model, ctx, spec) -> list[Score]:
         return []
 
-    def reference_context(self, reference, device: str, data_root, inception_weights, log,
-                          extractor: str = DEFAULT_EXTRACTOR, check=None, extractor_weights=None) -> "EvalContext":
+    def reference_context(self, reference, device: str, data_root, choice: ExtractorChoice, log,
+                          check=None) -> "EvalContext":
         """`evaluate`'s context: `reference` is a dataset name, a .txt/.jsonl corpus path or sentences
         already read (inputs.Samples); a corpus serves as both reference and training set."""
         if isinstance(reference, str):
@@ -631,14 +626,11 @@ class EvalContext:
 
 
 def get_context(dataset_name: str, options: dict, data_root=None, device: str = "cpu",
-                inception_weights=None, log=print, extractor: str = DEFAULT_EXTRACTOR, check=None,
-                extractor_weights=None) -> EvalContext:
+                extractors: ExtractorChoice = ExtractorChoice(), log=print, check=None) -> EvalContext:
     """The context of one dataset, built once per process (datasets and extractors are deterministic).
-    extractor: the registered feature extractor (aigc_eval.features) the image metrics use, loaded
-    from the file `extractor_weights` when it takes one.
+    extractors: the feature extractors (aigc_eval.features) the image metrics use.
     check: called with the dataset before its extractors are built or trained (fail fast)."""
-    key = stable_hash([dataset_name, options, str(data_root), str(inception_weights), device, extractor,
-                       str(extractor_weights)])
+    key = stable_hash([dataset_name, options, str(data_root), device, *extractors.key()])
     if key in _CONTEXTS:
         if check:
             check(_CONTEXTS[key].dataset)
@@ -648,10 +640,8 @@ def get_context(dataset_name: str, options: dict, data_root=None, device: str = 
         check(ds)
     track = TRACKS[ds.kind]
     reference, real_test = track.split(ds)
-    ctx = EvalContext(ds, reference, real_test,
-                      track.extractors(ds, device, inception_weights, log, extractor, extractor_weights))
+    ctx = EvalContext(ds, reference, real_test, track.extractors(ds, device, extractors, log))
     ctx.source = {"dataset_name": dataset_name, "options": options, "data_root": data_root,
-                  "device": device, "inception_weights": inception_weights, "extractor": extractor,
-                  "extractor_weights": extractor_weights}
+                  "device": device, "extractors": extractors}
     _CONTEXTS[key] = ctx
     return ctx
