@@ -266,8 +266,7 @@ def test_summary_sentences_match_the_numbers_in_results_json(page, report_file):
         assert text.startswith(f"On {dataset}, ")
         models = [r for r in _leaderboard(results, dataset) if not r["calibration"]]
         for name, pick, phrase in (("hallucination_rate", min, "has the lowest hallucination rate ({})"),
-                                   ("factual_hallucination_rate", min,
-                                    "has the lowest factual hallucination rate ({})")):
+                                   ("true_rate", max, "has the highest true rate ({})")):
             ranked = [r for r in models if name in r["metrics"]]
             if len(ranked) > 1:
                 top = pick(r["metrics"][name]["mean"] for r in ranked)

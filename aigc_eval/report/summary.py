@@ -6,7 +6,10 @@ models, where the direction means something), with its mean ± std; where every 
 says so ("all models tie on hallucination rate (1 ± 0)"):
 
     quality        the first ranked headline column of the fidelity or text-overlap family;
-    hallucination  hallucination_rate, else factual_hallucination_rate;
+    hallucination  hallucination_rate, else true_rate (on facts a sentence the world does not
+                   contain is false *or* ungrammatical, so the lowest factual_hallucination_rate
+                   alone would praise a model that writes no grammatical sentence at all), else
+                   factual_hallucination_rate;
     control        factor_match, else controllability, else cond_accuracy ("the only model that
                    takes requests" when one model has it);
     held out       controllability_heldout: "every model fails the held-out combinations" when no
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from .views import DatasetView
 
-HALLUCINATION = ("hallucination_rate", "factual_hallucination_rate")
+HALLUCINATION = ("hallucination_rate", "true_rate", "factual_hallucination_rate")
 CONTROL = ("factor_match", "controllability", "cond_accuracy")
 QUALITY_FAMILIES = ("fidelity", "text overlap")
 HELD_OUT = "controllability_heldout"
@@ -59,8 +62,8 @@ def summary_sentence(view: DatasetView) -> str:
         clauses.append(_best_clause(view, quality, verbs))
     hallucination = _first(view, HALLUCINATION)
     if hallucination:
-        lowest = f"the lowest {_label(hallucination)}"
-        clauses.append(_best_clause(view, hallucination, (f"has {lowest}", f"have {lowest}"), named=False))
+        best = f"the {'highest' if view.columns[hallucination].higher_is_better else 'lowest'} {_label(hallucination)}"
+        clauses.append(_best_clause(view, hallucination, (f"has {best}", f"have {best}"), named=False))
     control = _first(view, CONTROL)
     if control:
         takers = [r for r in view.rows if not r.calibration and control in r.values]
