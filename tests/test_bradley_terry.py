@@ -89,3 +89,16 @@ def test_bootstrap_is_deterministic_for_a_seed():
     c = bt.Comparisons.from_list(3, [(0, 1, 1), (1, 2, 1), (0, 2, 0.5), (2, 1, 1)])
     a = bt.bootstrap(c, lambda t: t, n_boot=20, seed=5)
     np.testing.assert_array_equal(a, bt.bootstrap(c, lambda t: t, n_boot=20, seed=5))
+
+
+def test_a_clean_sweep_keeps_an_interval_only_the_parametric_bootstrap_gives():
+    """12 votes, all for item 0: every resample of the votes is the same sweep, so the plain
+    bootstrap's interval is the point; redrawn votes include the upsets the fit expects (measured:
+    item 0 at 2.03, interval [1.14, 2.03]), and 12 votes still place it above item 1."""
+    c = bt.Comparisons.from_list(2, [(0, 1, 1)] * 12)
+    theta = bt.fit(c)
+    plain = bt.percentile_interval(bt.bootstrap(c, lambda t: t, n_boot=200, seed=0))
+    np.testing.assert_allclose(plain[0], plain[1])  # collapsed
+    low, high = bt.percentile_interval(bt.bootstrap(c, lambda t: t, n_boot=200, seed=0, parametric=True))
+    assert high[0] == pytest.approx(theta[0]) and high[0] - low[0] > 0.5
+    assert low[0] > 0 > high[1]

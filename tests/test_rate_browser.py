@@ -113,7 +113,7 @@ def test_a_rating_session_by_keyboard_ranks_the_preferred_model_first(browser, s
         best = max(rows, key=lambda m: rows[m]["mean"])
         assert best == PREFERRED, rows
         low, high = rows[best]["ci"]
-        assert low - 1e-9 <= rows[best]["mean"] <= high + 1e-9  # a clean sweep: the bound is the point
+        assert low - 1e-9 <= rows[best]["mean"] <= high + 1e-9  # a clean sweep: the point is its upper bound
         assert low > max(s["mean"] for m, s in rows.items() if m != best)  # separated from the rest
         assert "votes:" in rows[best]["signature"] and "raters:1" in rows[best]["signature"]
 

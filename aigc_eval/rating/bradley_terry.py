@@ -19,6 +19,7 @@ weights, which choix's pairwise fits do not take.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,13 +97,22 @@ def fisher_covariance(comparisons: Comparisons, theta: np.ndarray, alpha: float 
 
 
 def bootstrap(comparisons: Comparisons, summarize, n_boot: int = DEFAULT_BOOT, alpha: float = DEFAULT_ALPHA,
-              seed: int = 0) -> np.ndarray:
-    """summarize(theta) -> vector, for n_boot resamples of the comparisons (with replacement, as
-    multinomial counts used as weights): an n_boot x len(summary) array. Deterministic for a seed."""
+              seed: int = 0, parametric: bool = False) -> np.ndarray:
+    """summarize(theta) -> vector, for n_boot resamples: an n_boot x len(summary) array.
+    Deterministic for a seed. Nonparametric: the comparisons resampled with replacement (as
+    multinomial counts used as weights), which keeps whatever the raters did beyond the model but
+    cannot vary a pair whose votes all went one way. Parametric: every decisive vote redrawn from
+    the fit (i wins with probability sigma(theta_i - theta_j)), ties kept, which can."""
     rng = np.random.default_rng(seed)
     m = len(comparisons)
-    draws = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)
     start = fit(comparisons, alpha)  # resamples land near the full fit: fewer Newton steps
+    if parametric:
+        p = expit(start[comparisons.i] - start[comparisons.j])
+        decisive = comparisons.w != 0.5
+        redrawn = (dataclasses.replace(comparisons, w=np.where(decisive, rng.random(m) < p, comparisons.w))
+                   for _ in range(n_boot))
+        return np.array([summarize(fit(c, alpha, start=start)) for c in redrawn])
+    draws = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)
     return np.array([summarize(fit(comparisons, alpha, weights=counts, start=start)) for counts in draws])
 
 

@@ -5,7 +5,11 @@ The items of the fit are cells, (model, seed) of a dataset: each seed's samples 
 strength, so the leaderboard's `human_preference` column is, like every other, a mean ± std over
 seeds, and the metric-validity table gets one point per rated cell, where a per-model fit would give
 two or three. The column's interval is the percentile bootstrap (votes resampled, the fit redone)
-of that per-model mean. A strength is a log-odds: a model 1.1 above another is preferred 3 to 1.
+of that per-model mean, joined with the parametric bootstrap's (votes redrawn from the fit): when
+every vote on a pair went one way (a clean sweep), every resample is that same sweep and the
+plain bootstrap's interval collapses to the point, claiming a certainty that a handful of votes
+cannot give; redrawn votes include the upsets the fit expects. A strength is a log-odds: a model 1.1 above
+another is preferred 3 to 1.
 
 Agreement (two or more raters): over every two votes by different raters on the same pair of
 models, both decisive, the share in which they chose the same model (chance 0.5).
@@ -48,7 +52,10 @@ def dataset_preference(dataset: str, votes: list[Vote], cells: set[tuple[str, in
         return np.array([theta[k].mean() for k in members])
 
     theta = bt.fit(comparisons, alpha)
+    means = model_means(theta)
     low, high = bt.percentile_interval(bt.bootstrap(comparisons, model_means, n_boot, alpha, seed))
+    redrawn = bt.percentile_interval(bt.bootstrap(comparisons, model_means, n_boot, alpha, seed, parametric=True))
+    low, high = np.minimum(low, redrawn[0]), np.maximum(high, redrawn[1])
     raters = sorted({v.rater for v in votes})
     questions = sorted({(v.question_id, v.question) for v in votes})
     return {
@@ -56,8 +63,9 @@ def dataset_preference(dataset: str, votes: list[Vote], cells: set[tuple[str, in
         "question": " / ".join(t for _, t in questions), "n_votes": len(votes),
         "n_ties": sum(WIN_SHARE[v.answer] == 0.5 for v in votes), "n_raters": len(raters),
         "agreement": agreement(votes) if len(raters) >= 2 else None,
-        "fit": {"method": "bradley-terry MAP", "alpha": alpha, "n_boot": n_boot, "confidence": 0.95, "seed": seed},
-        "models": [{"model": m, "strength": _rounded(model_means(theta)[k]), "ci": [_rounded(low[k]), _rounded(high[k])],
+        "fit": {"method": "bradley-terry MAP", "alpha": alpha, "n_boot": n_boot, "confidence": 0.95, "seed": seed,
+                "interval": "percentile, nonparametric and parametric bootstrap joined"},
+        "models": [{"model": m, "strength": _rounded(means[k]), "ci": [_rounded(low[k]), _rounded(high[k])],
                     **_record(m, votes)} for k, m in enumerate(models)],
         "cells": [{"model": m, "seed": s, "strength": _rounded(theta[index[(m, s)]])} for m, s in items],
     }
