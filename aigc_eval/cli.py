@@ -33,7 +33,7 @@ def _add_runtime_args(p):
     p.add_argument("--data-root", default=None, help="folder holding local dataset files (MNIST IDX, CIFAR-10 pickles, image folders)")
     p.add_argument("--inception-weights", default=None,
                    help="path to torch-fidelity's pt_inception-2015-12-05 weights; adds FID with inception-v3-compat")
-    p.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), inception-v3-compat; default: under the cache, named in the error when missing")
+    p.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), dinov2 (an official DINOv2 .pth or a Hugging Face model folder), inception-v3-compat; default: under the cache, named in the error when missing")
     p.add_argument("--out", default="reports", help="report root; the run goes to OUT/<run-id>/ (default reports)")
     p.add_argument("--format", default=None, choices=FORMATS,
                    help="print the full leaderboard in this format for scripts (the paths go to stderr); "
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--threads", type=cli_threads, default=None)
     stats.add_argument("--data-root", default=None, help="folder holding local dataset files")
     stats.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights")
-    stats.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), inception-v3-compat; default: under the cache, named in the error when missing")
+    stats.add_argument("--extractor-weights", default=None, metavar="PATH", help="a weights file for --extractor (or the suite's extractor) when it loads one: clip (an OpenAI CLIP .pt), dinov2 (an official DINOv2 .pth or a Hugging Face model folder), inception-v3-compat; default: under the cache, named in the error when missing")
 
     hist = sub.add_parser("history", help="list past runs from OUT/history.sqlite")
     hist.add_argument("--db", default="reports/history.sqlite")

@@ -141,7 +141,8 @@ def library_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("aigc-eval", "torch", "torch-fidelity", "numpy", "sacrebleu", "rouge-score", "scikit-learn"):
+    for pkg in ("aigc-eval", "torch", "torch-fidelity", "numpy", "sacrebleu", "rouge-score", "scikit-learn",
+                "transformers"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

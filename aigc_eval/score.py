@@ -43,7 +43,7 @@ def evaluate(generated, reference, metrics=None, extractor: str = DEFAULT_EXTRAC
 
     metrics: registered metric names (default: every metric of the samples' kind that needs no model);
     extractor: the registered feature extractor of image metrics; extractor_weights: its weights
-    file, for extractors that load one (clip, inception-v3-compat); n: samples to draw from a generator
+    file, for extractors that load one (clip, dinov2, inception-v3-compat); n: samples to draw from a generator
     (required there) or to keep of the given ones; seed: the generator's and the metrics' seed;
     batch_size: images per generator call; name: the row's name (default: from the input);
     paired: score generated images against reference images one to one with PSNR and SSIM

@@ -13,7 +13,7 @@ from .runtime import library_versions
 # Short keys for the libraries that can change a number.
 SEED_FIELD = "seed"  # the one field that may differ between comparable scores
 _LIB_KEYS = {"torch-fidelity": "tf", "torch": "torch", "sacrebleu": "sb", "rouge-score": "rs", "scikit-learn": "sk",
-             "aigc-eval": "ae"}
+             "transformers": "hf", "aigc-eval": "ae"}
 
 
 @dataclass(frozen=True)

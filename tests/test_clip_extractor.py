@@ -58,18 +58,25 @@ def test_clip_reads_the_archive_and_matches_torch_fidelity(clip_file, digits):
     np.testing.assert_allclose(out["features"], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_evaluate_with_clip_signs_fd_clip_and_ranks_noise_last(clip_file, digits):
+def check_evaluate_signs_fd_and_ranks_noise_last(digits, extractor: str, weights) -> dict:
+    """evaluate() with `extractor`, a network without classes loaded from `weights`, on real digits and on
+    noise; returns FD's score of the real digits."""
     real = digits.train_x[:200]
     noise = np.random.default_rng(0).integers(0, 256, real.shape, dtype=np.uint8)
-    scored = {what: aigc_eval.evaluate(images, "digits", metrics=["fd", "kid", "mode_coverage"], extractor="clip",
-                                       extractor_weights=clip_file, log=lambda m: None)
+    scored = {what: aigc_eval.evaluate(images, "digits", metrics=["fd", "kid", "mode_coverage"], extractor=extractor,
+                                       extractor_weights=weights, log=lambda m: None)
               for what, images in (("real", real), ("noise", noise))}
-    fd = {what: r.scores["fd_clip"] for what, r in scored.items()}
-    assert f"ext:clip@{file_hash(clip_file)}" in fd["real"]["signature"]
+    fd = {what: r.scores[f"fd_{extractor}"] for what, r in scored.items()}
+    assert f"ext:{extractor}@{file_hash(weights)}" in fd["real"]["signature"]
     assert fd["noise"]["value"] > 3 * fd["real"]["value"] > 0
     kid = {what: r["kid"] for what, r in scored.items()}
     assert abs(kid["real"]) < 0.01 < kid["noise"]  # feat:rms scaling: readable on any extractor
-    assert "mode_coverage" not in scored["real"].scores  # CLIP has no classes of digits
+    assert "mode_coverage" not in scored["real"].scores  # the network has no classes of digits
+    return fd["real"]
+
+
+def test_evaluate_with_clip_signs_fd_clip_and_ranks_noise_last(clip_file, digits):
+    check_evaluate_signs_fd_and_ranks_noise_last(digits, "clip", clip_file)
 
 
 def test_missing_or_bad_clip_files_are_one_line(tmp_path, monkeypatch):

@@ -7,14 +7,18 @@ returns a FeatureExtractor (extractor.py); `register_extractor` checks that, as 
 
     clip                  CLIP's image encoder (torch-fidelity's port) from a local OpenAI archive,
                           ViT-B-32.pt by default (--extractor-weights PATH); FD is fd_clip
+    dinov2                DINOv2's CLS embedding (transformers' Dinov2Model, torch-fidelity's
+                          preprocessing) from an official torch-hub checkpoint, ViT-L/14's by
+                          default, or a Hugging Face model folder (--extractor-weights PATH);
+                          FD is fd_dinov2
     domain-cnn            a small classifier trained on the dataset's labels (cached by content hash)
     inception-v3-compat   torch-fidelity's Inception from a local weights file (FD is called FID)
-
-Factories that load a weights file take `weights_path` (`--extractor-weights`); a default path
-under the cache is used without it, and a missing file is a one-line error naming what to fetch.
     random-cnn            the domain CNN's architecture with seeded random weights: a baseline
     ssl-cnn               a small contrastive (SimCLR) CNN trained on the reference's images, for
                           references without labels (domain-cnn switches to it there; cached)
+
+Factories that load weights take `weights_path` (`--extractor-weights`); a default path under the
+cache is used without it, and a missing file is a one-line error naming what to fetch.
 
 Adding one takes a module with its factory and one line:
     from aigc_eval.features import register_extractor
@@ -43,6 +47,7 @@ def _check_factory(name: str, factory) -> None:
 
 EXTRACTORS = Registry("feature extractor", check=_check_factory)
 EXTRACTORS.register("clip", "aigc_eval.features.fidelity:clip_extractor")
+EXTRACTORS.register("dinov2", "aigc_eval.features.dinov2:dinov2_extractor")
 EXTRACTORS.register("domain-cnn", "aigc_eval.features.classifier:classifier_extractor")
 EXTRACTORS.register("inception-v3-compat", "aigc_eval.features.fidelity:inception_extractor")
 EXTRACTORS.register("random-cnn", "aigc_eval.features.random_cnn:random_cnn_extractor")
@@ -58,7 +63,7 @@ def takes_weights(name: str) -> bool:
 
 def check_extractor_weights(name: str, weights_path) -> None:
     """Cheap checks before any data is read: `name` is registered, and `weights_path`, when given,
-    exists and goes to an extractor that loads weights."""
+    exists (a file, or a folder such as a Hugging Face model's) and goes to an extractor that loads weights."""
     from pathlib import Path
 
     from ..errors import UserError
@@ -70,8 +75,8 @@ def check_extractor_weights(name: str, weights_path) -> None:
         loaders = [n for n in EXTRACTORS.names() if takes_weights(n)]
         raise UserError(f"--extractor-weights {weights_path}: extractor {name} loads no weights file (it is "
                         f"trained on the data or random); extractors that do: {', '.join(loaders)}")
-    if not Path(weights_path).is_file():
-        raise UserError(f"--extractor-weights {weights_path}: no such file; expected the {name} weights file")
+    if not Path(weights_path).exists():
+        raise UserError(f"--extractor-weights {weights_path}: no such file or folder; expected the {name} weights")
 
 
 def build_extractor(name: str, dataset, device: str = "cpu", log=print, **options) -> FeatureExtractor:

@@ -21,8 +21,11 @@ def cache_dir() -> Path:
 
 class FeatureExtractor:
     def __init__(self, name: str, weights_hash: str, module: nn.Module, metric_name: str = "fd",
-                 device: str = "cpu", info: dict | None = None):
+                 device: str = "cpu", info: dict | None = None, libs: tuple[str, ...] = ()):
         self.name = name
+        # libraries beyond torch and torch-fidelity whose code computes the features (dinov2:
+        # transformers): their versions join every signature on this extractor
+        self.libs = libs
         self.weights_hash = weights_hash
         self.module = module.eval().requires_grad_(False).to(device)
         self.device = device

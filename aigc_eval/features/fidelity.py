@@ -110,7 +110,9 @@ def _load_local_weights(what: str, path: Path, where: str, build):
     try:
         return build()
     except Exception as exc:  # torch.load/jit.load/load_state_dict raise many types on a bad file
-        raise UserError(f"{what} weights at {path} could not be loaded ({type(exc).__name__}): {where}") from None
+        why = " ".join(str(exc).split())[:160]  # one line, enough to tell a wrong model from a broken file
+        raise UserError(f"{what} weights at {path} could not be loaded ({type(exc).__name__}: {why}): {where}") \
+            from None
 
 
 def _as_rgb(x: torch.Tensor) -> torch.Tensor:

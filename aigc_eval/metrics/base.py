@@ -97,7 +97,8 @@ class ImageEvalSet:
 
     def signature(self, metric: str, **extra) -> Signature:
         n_ref = len(self.reference) if self.reference_stats is None else self.reference_stats.n
-        return Signature.build(metric, ext=self.extractor.tag, n_gen=self.n_generated, n_ref=n_ref, seed=self.seed,
+        return Signature.build(metric, libs=("torch-fidelity", "torch", *self.extractor.libs), ext=self.extractor.tag,
+                               n_gen=self.n_generated, n_ref=n_ref, seed=self.seed,
                                **extra)
 
 
