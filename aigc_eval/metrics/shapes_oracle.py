@@ -34,7 +34,7 @@ Rates are shares of all generated samples, so they share one denominator:
   samples are invalid these still say which factors a model obeys (chance: 1/4, 1/5, 1/2, 1/9).
 
 Other datasets get no scores. The signature's `oracle` field names the canvas, noise, oracle
-version and key thresholds (e.g. shapes16-s6-v2@bg40,col50,...): v1 numbers (RMS threshold,
+version and key thresholds (e.g. shapes16-s6-v2.1@bg40,col50,ray25,...): v1 numbers (RMS threshold,
 shapes16-s6@8.110) never compare with v2's.
 """
 from __future__ import annotations
