@@ -64,7 +64,7 @@ def test_every_other_column_is_in_one_family_and_a_suite_can_add_families(defaul
             for name in ("mig", "dci_disentanglement", "human_preference", "sharpness"):
                 row["metrics"][name] = {**row["metrics"]["precision"], "higher_is_better": True}
     shapes = _view(run, "shapes")
-    assert shapes.families["disentanglement"] == ["mig", "dci_disentanglement"]
+    assert {"mig", "dci_disentanglement"} <= set(shapes.families["disentanglement"])  # (the run may carry them)
     assert shapes.headline[-1] == "human_preference"  # the default suite names it: it appears once rated
     assert shapes.families[OTHER] == ["sharpness"]
     run["suite"]["families"] = {"perception": ["sharp*"]}
