@@ -1,14 +1,14 @@
 """The `dinov2` extractor against the official DINOv2 implementation, on tiny models.
 
-tests/data/dinov2_tiny_hub.pth (MLP blocks; 56 px, a 4 x 4 grid of position embeddings) and
-dinov2_tiny_reg_swiglu_hub.pth (SwiGLU blocks, 4 register tokens; 280 px, 20 x 20) are torch-hub
-checkpoints of tiny DinoVisionTransformers (width 16, seeded random weights) built as the hub builds
-dinov2_vitl14 and dinov2_vitg14_reg. dinov2_tiny_expected.npz holds five fixed uint8 images and the
+tests/data/dinov2_tiny.npz holds the state dicts of two tiny DinoVisionTransformers (width 16, seeded
+random weights) built as the hub builds dinov2_vitl14 (MLP blocks; 56 px, a 4 x 4 grid of position
+embeddings) and dinov2_vitg14_reg (SwiGLU blocks, 4 register tokens; 280 px, 20 x 20), which the tests
+write as torch-hub checkpoints (.pth, the published files' format), five fixed uint8 images, and the
 features torch-fidelity's FeatureExtractorDinoV2 computes with the official models as its network:
 at its 224 px the official code resamples the position embeddings to 16 x 16 each family's way (with
 interpolate_offset 0.1; with antialiasing), as it does the published models' 37 x 37.
-tests/data/make_dinov2_tiny.py made the files from facebookresearch/dinov2 (commit b8931f7) and remakes
-them where that source is available; these tests need only the files.
+tests/data/make_dinov2_tiny.py made the file from facebookresearch/dinov2 (commit b8931f7) and remakes
+it where that source is available; these tests need only the file.
 """
 from __future__ import annotations
 
@@ -29,33 +29,49 @@ from aigc_eval.runtime import file_hash
 from test_cli import assert_user_error, cli
 from test_clip_extractor import check_evaluate_signs_fd_and_ranks_noise_last
 
-DATA = Path(__file__).parent / "data"
-HUB = DATA / "dinov2_tiny_hub.pth"
-REG_SWIGLU = DATA / "dinov2_tiny_reg_swiglu_hub.pth"
+DATA = Path(__file__).parent / "data" / "dinov2_tiny.npz"
+MODELS = ("dinov2_tiny_hub", "dinov2_tiny_reg_swiglu_hub")
 
 
 @pytest.fixture(scope="module")
 def expected():
-    return dict(np.load(DATA / "dinov2_tiny_expected.npz"))
+    return {k: v for k, v in np.load(DATA).items() if ":" not in k}
 
 
 @pytest.fixture(scope="module")
-def hub_extractor():
-    return dinov2_extractor(weights_path=HUB)
+def checkpoints(tmp_path_factory):
+    """{model: path}: each tiny model's state dict written as a torch-hub checkpoint."""
+    arrays, folder = np.load(DATA), tmp_path_factory.mktemp("dinov2")
+    paths = {}
+    for stem in MODELS:
+        state = {k.split(":", 1)[1]: torch.from_numpy(arrays[k]) for k in arrays.files if k.startswith(stem + ":")}
+        torch.save(state, folder / f"{stem}.pth")
+        paths[stem] = folder / f"{stem}.pth"
+    return paths
 
 
-def test_hub_checkpoint_gives_the_official_features(hub_extractor, expected):
+@pytest.fixture(scope="module")
+def hub(checkpoints):
+    return checkpoints["dinov2_tiny_hub"]
+
+
+@pytest.fixture(scope="module")
+def hub_extractor(hub):
+    return dinov2_extractor(weights_path=hub)
+
+
+def test_hub_checkpoint_gives_the_official_features(hub_extractor, expected, hub):
     features = hub_extractor.extract(expected["images"])["features"]
     np.testing.assert_allclose(features, expected["dinov2_tiny_hub"], rtol=1e-4, atol=1e-6)
-    assert hub_extractor.info == {"weights_path": str(HUB), "format": "hub", "classifies_dataset": False,
+    assert hub_extractor.info == {"weights_path": str(hub), "format": "hub", "classifies_dataset": False,
                                   "architecture": {"embed_dim": 16, "depth": 2, "heads": 1, "patch": 14,
                                                    "registers": 0, "ffn": "mlp"}}
     assert (hub_extractor.name, hub_extractor.metric_name, hub_extractor.tag) == \
-        ("dinov2", "fd_dinov2", f"dinov2@{file_hash(HUB)}")
+        ("dinov2", "fd_dinov2", f"dinov2@{file_hash(hub)}")
 
 
-def test_swiglu_and_register_tokens_give_the_official_features(expected):
-    extractor = dinov2_extractor(weights_path=REG_SWIGLU)
+def test_swiglu_and_register_tokens_give_the_official_features(expected, checkpoints):
+    extractor = dinov2_extractor(weights_path=checkpoints["dinov2_tiny_reg_swiglu_hub"])
     features = extractor.extract(expected["images"])["features"]
     np.testing.assert_allclose(features, expected["dinov2_tiny_reg_swiglu_hub"], rtol=1e-4, atol=1e-6)
     assert extractor.info["architecture"] == {"embed_dim": 16, "depth": 1, "heads": 1, "patch": 14,
@@ -66,15 +82,15 @@ def _no_network(*args, **kwargs):
     raise AssertionError("the dinov2 extractor opened a network connection")
 
 
-def test_hugging_face_folder_gives_the_same_features(tmp_path, expected, monkeypatch):
+def test_hugging_face_folder_gives_the_same_features(tmp_path, expected, monkeypatch, hub):
     folder = tmp_path / "dinov2-tiny"
-    _from_hub_checkpoint(HUB).save_pretrained(folder)  # config.json + model.safetensors, as on the HF hub
+    _from_hub_checkpoint(hub).save_pretrained(folder)  # config.json + model.safetensors, as on the HF hub
     monkeypatch.setattr(socket.socket, "connect", _no_network)
     extractor = dinov2_extractor(weights_path=folder)
     features = extractor.extract(expected["images"])["features"]
     np.testing.assert_allclose(features, expected["dinov2_tiny_hub"], rtol=1e-4, atol=1e-6)
     assert extractor.info["format"] == "hf" and extractor.info["architecture"]["depth"] == 2
-    assert extractor.tag.startswith("dinov2@") and extractor.tag != f"dinov2@{file_hash(HUB)}"
+    assert extractor.tag.startswith("dinov2@") and extractor.tag != f"dinov2@{file_hash(hub)}"
 
 
 def test_grey_images_in_several_chunks(hub_extractor, digits):
@@ -86,8 +102,8 @@ def test_grey_images_in_several_chunks(hub_extractor, digits):
     np.testing.assert_allclose(out["features"], rgb, rtol=1e-5, atol=1e-6)
 
 
-def test_evaluate_with_dinov2_signs_fd_dinov2_and_ranks_noise_last(digits):
-    fd = check_evaluate_signs_fd_and_ranks_noise_last(digits, "dinov2", HUB)
+def test_evaluate_with_dinov2_signs_fd_dinov2_and_ranks_noise_last(digits, hub):
+    fd = check_evaluate_signs_fd_and_ranks_noise_last(digits, "dinov2", hub)
     import transformers
 
     assert f"|hf:{transformers.__version__}|" in fd["signature"]  # its code computes the features
@@ -113,9 +129,9 @@ def test_bad_weights_are_one_line_errors_naming_the_file(tmp_path, monkeypatch):
     assert_user_error(procs["other model"], str(other_model), "could not be loaded", "not a DINOv2 checkpoint")
 
 
-def test_weights_option_takes_a_file_or_a_folder(tmp_path):
+def test_weights_option_takes_a_file_or_a_folder(tmp_path, hub):
     assert takes_weights("dinov2")
-    check_extractor_weights("dinov2", HUB)
+    check_extractor_weights("dinov2", hub)
     check_extractor_weights("dinov2", tmp_path)
     with pytest.raises(UserError, match="none.pth: no such file or folder"):
         check_extractor_weights("dinov2", tmp_path / "none.pth")
@@ -129,7 +145,7 @@ def test_folders_that_are_not_dinov2_are_one_line_errors(tmp_path):
         dinov2_extractor(weights_path=tmp_path)
 
 
-def test_without_transformers_the_error_says_what_to_install(monkeypatch):
+def test_without_transformers_the_error_says_what_to_install(monkeypatch, hub):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
     with pytest.raises(UserError, match=r"pip install 'aigc-eval\[dinov2\]'"):
-        dinov2_extractor(weights_path=HUB)
+        dinov2_extractor(weights_path=hub)

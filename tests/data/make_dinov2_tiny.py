@@ -2,12 +2,14 @@
 
     XFORMERS_DISABLED=1 .venv/bin/python tests/data/make_dinov2_tiny.py /path/to/dinov2-checkout
 
-writes, next to this script:
-* dinov2_tiny_hub.pth            a tiny DinoVisionTransformer as dinov2_vit{s,b,l}14 are built (MLP
-                                 blocks, position embeddings resampled with interpolate_offset 0.1)
-* dinov2_tiny_reg_swiglu_hub.pth one as dinov2_vitg14_reg is built (SwiGLU blocks, 4 register tokens,
-                                 resampled with antialiasing and no offset, as every *_reg model)
-* dinov2_tiny_expected.npz       fixed uint8 images and the official models' features of them
+writes dinov2_tiny.npz next to this script, holding
+* "dinov2_tiny_hub:<key>"            the state dict of a tiny DinoVisionTransformer as dinov2_vit{s,b,l}14
+                                     are built (MLP blocks, position embeddings resampled with
+                                     interpolate_offset 0.1); the tests write it as a .pth checkpoint
+* "dinov2_tiny_reg_swiglu_hub:<key>" one as dinov2_vitg14_reg is built (SwiGLU blocks, 4 register tokens,
+                                     resampled with antialiasing and no offset, as every *_reg model)
+* "images", "dinov2_tiny_hub", "dinov2_tiny_reg_swiglu_hub": fixed uint8 images and the official
+  models' features of them
 
 Both are built as dinov2/hub/backbones.py builds the published models (patch 14, layerscale init 1.0,
 no block chunks, each family's interpolation settings) but tiny: width 16, hence one head (the
@@ -89,9 +91,9 @@ def main(dinov2_source: str) -> None:
     expected = {"images": images}
     for seed, (stem, architecture) in enumerate(TINY_MODELS.items()):
         model = official_model(seed, **architecture)
-        torch.save(model.state_dict(), HERE / f"{stem}.pth")
+        expected.update({f"{stem}:{key}": value.numpy() for key, value in model.state_dict().items()})
         expected[stem] = torch_fidelity_features(model, images)
-    np.savez(HERE / "dinov2_tiny_expected.npz", **expected)
+    np.savez_compressed(HERE / "dinov2_tiny.npz", **expected)
 
 
 if __name__ == "__main__":
